@@ -1,0 +1,16 @@
+"""nnviz entry point: page config, the shared frame (sidebar), and navigation between the pages."""
+import streamlit as st
+
+from nnviz.ui import frame
+from nnviz.ui.catalog import PAGES
+
+st.set_page_config(page_title="nnviz: how a neural network computes and learns", page_icon="🧠",
+                   layout="wide",
+                   # a link opened in presentation mode starts with the sidebar closed
+                   initial_sidebar_state="collapsed" if st.query_params.get("present") == "true" else "auto")
+
+home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
+page = st.navigation([home] + [st.Page(p.path, title=p.title, icon=p.icon) for p in PAGES],
+                     position="top")
+frame()
+page.run()

@@ -1,0 +1,1 @@
+"""nnviz core: the torch computations behind the teaching app (no Streamlit, no plotly here)."""

@@ -1,0 +1,103 @@
+"""Control specs: the one definition of every control's bounds, shared by widgets and URL checks.
+
+A spec knows its default, its limits and how to read a raw URL value. A page builds its widget
+from the spec and the URL validator parses with the same spec, so the two can never disagree.
+The limits double as resource caps for a hosted app.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+
+class BadValue(ValueError):
+    """A raw URL value that a spec cannot accept; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class FloatSpec:
+    label: str
+    min: float
+    max: float
+    default: float
+    step: float
+    help: str = ""
+
+    def parse(self, raw: Sequence[str]) -> float:
+        if len(raw) != 1:
+            raise BadValue(f"expected one number between {self.min:g} and {self.max:g}")
+        try:
+            value = float(raw[0])
+        except ValueError:
+            raise BadValue(f"expected a number between {self.min:g} and {self.max:g}") from None
+        if not math.isfinite(value) or not self.min <= value <= self.max:
+            raise BadValue(f"expected a number between {self.min:g} and {self.max:g}")
+        return value
+
+
+@dataclass(frozen=True)
+class IntSpec:
+    label: str
+    min: int
+    max: int
+    default: int
+    step: int = 1
+    help: str = ""
+
+    def parse(self, raw: Sequence[str]) -> int:
+        expected = f"expected a whole number from {self.min} to {self.max}"
+        if len(raw) != 1:
+            raise BadValue(expected)
+        try:
+            value = int(raw[0])
+        except ValueError:
+            raise BadValue(expected) from None
+        if not self.min <= value <= self.max:
+            raise BadValue(expected)
+        return value
+
+
+@dataclass(frozen=True)
+class ChoiceSpec:
+    label: str
+    choices: tuple[str, ...]
+    default: str
+    help: str = ""
+
+    def parse(self, raw: Sequence[str]) -> str:
+        if len(raw) != 1 or raw[0] not in self.choices:
+            raise BadValue("expected one of " + ", ".join(self.choices))
+        return raw[0]
+
+
+@dataclass(frozen=True)
+class MultiChoiceSpec:
+    label: str
+    choices: tuple[str, ...]
+    default: tuple[str, ...]
+    max_selections: int | None = None
+    help: str = ""
+
+    def parse(self, raw: Sequence[str]) -> list[str]:
+        unknown = [r for r in raw if r not in self.choices]
+        if unknown:
+            raise BadValue(
+                f"{', '.join(map(repr, unknown))} is not one of " + ", ".join(self.choices)
+            )
+        return list(dict.fromkeys(raw))
+
+
+@dataclass(frozen=True)
+class BoolSpec:
+    label: str
+    default: bool = False
+    help: str = ""
+
+    def parse(self, raw: Sequence[str]) -> bool:
+        if len(raw) == 1 and raw[0].lower() in ("true", "false"):
+            return raw[0].lower() == "true"
+        raise BadValue("expected true or false")
+
+
+Spec = FloatSpec | IntSpec | ChoiceSpec | MultiChoiceSpec | BoolSpec

@@ -1,0 +1,19 @@
+"""The app's pages: one list that feeds the navigation and the home page's links."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    path: str  # script under pages/; its file name is its URL path
+    title: str
+    icon: str
+    summary: str  # one line for the home page: what a student learns there
+
+
+PAGES: tuple[PageEntry, ...] = (
+    PageEntry("pages/activations.py", "Activation functions", ":material/show_chart:",
+              "Sigmoid, tanh, ReLU and ten more, each with its derivative from autograd: where they "
+              "saturate, how steep they get, and why that matters for learning."),
+)

@@ -1,0 +1,106 @@
+"""The shared frame every page runs inside: page config, sidebar (device, presentation mode),
+the notice area at the top of the page, and small helpers the pages share."""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from nnviz.controls import BoolSpec
+from nnviz.devices import available_devices, device_spec
+
+PRESENT = BoolSpec("Presentation mode", False,
+                   help="For a projector: larger type and figures, page settings tucked into a closed panel.")
+
+# Per-run state. Streamlit runs each session's script in that session's own thread, so a
+# thread-local holds "this run's" notice area without leaking between students.
+_run = threading.local()
+
+_PRESENT_CSS = """
+<style>
+html { font-size: 22px; }
+[data-testid="stMainBlockContainer"] { max-width: 100%; padding: 3.2rem 2rem 1rem 2rem; }
+[data-testid="stMain"] h1 { font-size: 2.1rem; padding-top: 0; }
+</style>
+"""
+
+
+def frame() -> None:
+    """Draw the shared sidebar and prepare the notice area; app.py calls this on every run."""
+    from . import widgets  # imported here: widgets imports this module
+
+
+    _run.framed = True
+    _run.notices = st.container()
+    with st.sidebar:
+        st.markdown("### nnviz")
+        choice = widgets.select(device_spec(), "device")
+        names = {d.id: d.name for d in available_devices()}
+        st.caption(f"Computing on **{choice}** ({names[choice]}). Available here: "
+                   + ", ".join(f"{i}" for i in names) + ".")
+        _run.present = widgets.toggle(PRESENT, "present")
+    if _run.present:
+        st.html(_PRESENT_CSS)
+
+
+def require_frame() -> None:
+    """Make sure this page runs inside the frame.
+
+    With a pages/ folder beside app.py, a freshly started server treats a cold deep link the
+    legacy multipage way and runs the page script alone until some session has called
+    st.navigation. Then we switch the server to app.py's navigation and rerun, which resolves the
+    same page (its url path, hence its hash, is the same) inside the frame.
+    """
+    if getattr(_run, "framed", False):
+        _run.framed = False  # consumed: the next run must frame itself again
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
+
+def notice(message: str) -> None:
+    """A visible warning at the top of the page (a bad link value, a fallback, a clamp)."""
+    area = getattr(_run, "notices", None) or st
+    area.warning(message, icon="⚠️")
+
+
+def presenting() -> bool:
+    return bool(getattr(_run, "present", False))
+
+
+def device() -> str:
+    """The torch device string chosen in the sidebar (only available devices are offered)."""
+    return st.session_state.get("device", "cpu")
+
+
+def controls_area() -> tuple[Any, Any]:
+    """(settings, main): normally a settings column beside the main figure; in presentation mode a
+    closed settings panel above a full-width figure, so the projected screen is all figure."""
+    if presenting():
+        return st.expander("Settings", expanded=False, icon=":material/tune:"), st.container()
+    settings, main = st.columns([1, 3], gap="large")
+    return settings.container(border=True), main
+
+
+def show_figure(fig: go.Figure, key: str | None = None) -> None:
+    """Show a figure full width; in presentation mode with larger type and more height."""
+    if presenting():
+        fig = go.Figure(fig)
+        big = 22
+        fig.update_layout(font_size=big, legend_font_size=big, hoverlabel_font_size=big,
+                          height=int((fig.layout.height or 450) * 1.1))
+        fig.update_xaxes(tickfont_size=big, title_font_size=big)
+        fig.update_yaxes(tickfont_size=big, title_font_size=big)
+        fig.update_annotations(font_size=big)
+    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+
+
+def code_expander(code: str, filename: str) -> None:
+    """'Show the code': a runnable plain-torch script reproducing what the page shows."""
+    with st.expander("Show the code (plain PyTorch, runs on its own)", icon=":material/code:"):
+        st.code(code, language="python")
+        st.download_button("Download script", code, file_name=filename, mime="text/x-python")

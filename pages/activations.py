@@ -1,0 +1,102 @@
+"""Activation functions and their derivatives: what each one does to a signal, and to a gradient."""
+import streamlit as st
+
+from nnviz import activations as A
+from nnviz.figures import activation_figure
+from nnviz.ui import (code_expander, controls_area, device, multiselect, notice, require_frame, select,
+                      show_figure, slider)
+
+require_frame()
+st.title("Activation functions and their gradients")
+st.markdown(
+    "Between two linear layers sits an **activation function** $f$. In the forward pass it bends the "
+    "signal; in the backward pass every gradient that flows through it is multiplied by its slope "
+    "$f'(x)$. Solid lines are $f(x)$, dashed lines are $f'(x)$, computed by **autograd** through the "
+    "`torch.nn` modules."
+)
+
+# --- Controls ---------------------------------------------------------------------------------
+settings, main = controls_area()
+with settings:
+    names = multiselect(A.FN, "fn")
+    xmin = slider(A.XMIN, "xmin")
+    xmax = slider(A.XMAX, "xmax")
+    threshold = slider(A.SATURATION, "sat")
+    x0 = slider(A.POINT, "x")
+    params: dict[str, dict] = {}
+    for name in (n for n in names if A.ACTIVATIONS[n].params):
+        st.markdown(f"Parameters of `{A.ACTIVATIONS[name].label}`")
+        params[name] = {
+            p: (select if isinstance(spec, A.ChoiceSpec) else slider)(spec, A.param_key(name, p))
+            for p, spec in A.ACTIVATIONS[name].params.items()
+        }
+
+if not names:
+    main.info("Pick at least one activation function in the settings.")
+    st.stop()
+if xmin >= xmax:
+    notice(f"'x from' ({xmin:g}) must be below 'x to' ({xmax:g}); the range was swapped or widened.")
+    xmin, xmax = (xmax, xmin) if xmin > xmax else (xmin - 1.0, xmax + 1.0)
+
+# --- Compute (cached: a classroom on the same settings computes once) --------------------------
+curves = st.cache_data(max_entries=512)(A.compute_curves)(tuple(names), params, xmin, xmax, threshold, device=device())
+points = st.cache_data(max_entries=512)(A.inspect_point)(tuple(names), params, x0, device=device())
+
+# --- Figure -------------------------------------------------------------------------------------
+with main:
+    show_figure(activation_figure(curves, x0=x0, threshold=threshold), key="activation_chart")
+    st.caption(
+        f"Diamonds mark each derivative's largest value on this range. The strip below shows where "
+        f"|f'(x)| < {threshold:g}: there almost no gradient gets through. The dotted line is x = {x0:g}."
+    )
+
+# --- Landmarks and the point inspector ----------------------------------------------------------
+left, right = st.columns(2)
+with left:
+    st.subheader("Largest slope, and the autograd check")
+    st.dataframe(
+        [{
+            "function": c.name,
+            "largest f'(x)": c.peak,
+            "at x": f"{c.peak_from:.3g}" if c.peak_from == c.peak_to else f"{c.peak_from:.3g} … {c.peak_to:.3g}",
+            "|f'| small for x in": "; ".join(f"[{lo:.2f}, {hi:.2f}]" for lo, hi in c.saturated) or "nowhere",
+            "max |autograd − closed form|": c.max_abs_diff,
+        } for c in curves],
+        hide_index=True, key="landmarks",
+        column_config={"largest f'(x)": st.column_config.NumberColumn(format="%.4f"),
+                       "max |autograd − closed form|": st.column_config.NumberColumn(format="%.1e")},
+    )
+    st.caption("The closed-form derivatives (formulas below) agree with autograd to float32 rounding "
+               "(about 1e-7): autograd is exact differentiation, not an approximation.")
+with right:
+    st.subheader(f"Point inspector at x = {x0:g}")
+    st.dataframe(
+        [{"function": p.name, "f(x)": p.y, "f'(x) autograd": p.dy, "f'(x) closed form": p.dy_closed}
+         for p in points],
+        hide_index=True, key="inspector",
+        column_config={k: st.column_config.NumberColumn(format="%.6f")
+                       for k in ("f(x)", "f'(x) autograd", "f'(x) closed form")},
+    )
+
+# --- Theory -----------------------------------------------------------------------------------
+st.subheader("Why a network needs them")
+st.markdown(
+    "A linear layer computes $y = xW^T + b$. Two linear layers in a row are still one linear map "
+    "($W_2(W_1x+b_1)+b_2 = Wx + b$), so without a non-linear $f$ in between, depth adds nothing. "
+    "The raw scores of a network's last layer, before any activation, are called **logits**; "
+    "losses such as `BCEWithLogitsLoss` take logits and apply the sigmoid inside, which is "
+    "numerically safer than passing probabilities."
+)
+st.markdown(
+    "**Saturation.** Backpropagation multiplies the gradient by $f'(x)$ at every layer. Sigmoid's "
+    "slope is at most 0.25 and tanh's at most 1, and both fall towards 0 for large $|x|$: the "
+    "function is *saturated* there. Multiply many such factors and the gradient reaching the first "
+    "layers vanishes. ReLU's slope is exactly 1 for every positive input, which is why deep networks "
+    "train with it, but 0 for every negative one (a unit stuck there is *dead*); LeakyReLU, ELU and "
+    "GELU keep a little slope on that side."
+)
+for name in names:
+    act = A.ACTIVATIONS[name]
+    st.latex(act.formula + r"\qquad " + act.derivative_formula)
+
+code_expander(A.script(tuple(names), params, xmin, xmax, x0), "activations.py")

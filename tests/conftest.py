@@ -1,0 +1,43 @@
+"""Shared fixtures: an AppTest factory with clean caches."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+@pytest.fixture
+def app():
+    """Open a page through app.py (so the shared frame runs), with query params and clean caches."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+    def open_page(page: str | None = None, **query) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        for k, v in query.items():
+            at.query_params[k] = v
+        if page:
+            at.switch_page(page)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return open_page
+
+
+def figure(at, i: int = 0) -> dict:
+    """The i-th plotly chart of an AppTest run, as plotly JSON."""
+    return json.loads(at.get("plotly_chart")[i].proto.spec)
+
+
+def traces(at, i: int = 0) -> dict[str, dict]:
+    return {t.get("name"): t for t in figure(at, i)["data"]}

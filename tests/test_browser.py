@@ -1,0 +1,117 @@
+"""A real browser (Playwright + Debian's Chromium) against a freshly started server: a cold deep
+link to each page shows the whole app; screenshots are saved for the README."""
+from __future__ import annotations
+
+import pytest
+
+from browser import CHROMIUM_ARGS, SHOTS, Server, chromium_path, require_browser, wait_idle
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - reported below
+    sync_playwright = None
+
+
+def _skip_or_fail(reason: str):
+    if require_browser():
+        pytest.fail(f"{reason} (NNVIZ_REQUIRE_BROWSER=1 requires the browser tests)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if sync_playwright is None:
+        _skip_or_fail("Python Playwright is not installed")
+    exe = chromium_path()
+    if exe is None:
+        _skip_or_fail("no Chromium found (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+# (url path with query, screenshot name, what the page must show)
+PAGES = [
+    ("/", "home", "[data-testid='stPageLink']"),
+    ("/activations?fn=sigmoid&fn=tanh&fn=relu&fn=gelu", "activations", "[data-testid='stPlotlyChart']"),
+]
+
+
+def _open(browser, url: str, content: str, width: int = 1400, height: int = 1100):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    wait_idle(page, timeout=60_000)
+    page.wait_for_selector(content, timeout=60_000)
+    wait_idle(page)
+    return page, errors
+
+
+def _assert_full_app(page, errors):
+    assert page.locator("[data-testid='stTopNavLink']").count() >= 2, "page navigation missing"
+    assert page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.is_visible(), \
+        "the sidebar's device picker is missing"
+    assert page.locator("[data-testid='stException']").count() == 0, page.locator(
+        "[data-testid='stException']").first.inner_text()
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("path,name,content", PAGES, ids=[p[1] for p in PAGES])
+def test_cold_deep_link_shows_full_app(browser, path, name, content):
+    server = Server()  # a freshly started server for every deep link
+    try:
+        page, errors = _open(browser, server.url + path, content)
+        _assert_full_app(page, errors)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"))
+        page.close()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+def test_presentation_mode(browser, server):
+    page, errors = _open(browser, server.url + "/activations?present=true", "[data-testid='stPlotlyChart']",
+                         width=1280, height=720)
+    _assert_full_app(page, errors)
+    size = page.evaluate("getComputedStyle(document.documentElement).fontSize")
+    assert size == "22px"
+    # the settings are tucked into a closed panel: the sliders are not visible
+    assert not page.locator("[data-testid='stSlider']").first.is_visible()
+    page.screenshot(path=str(SHOTS / "activations-presentation.png"))
+    # the mode survives a page switch through the navigation
+    page.locator("[data-testid='stTopNavLink']", has_text="Home").click()
+    page.wait_for_selector("[data-testid='stPageLink']", timeout=30_000)
+    wait_idle(page)
+    assert "present=true" in page.url
+    assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == "22px"
+    page.close()
+
+
+def test_bad_link_shows_notice_not_traceback(browser, server):
+    page, errors = _open(browser, server.url + "/activations?fn=tanh&fn=nope&xmin=1e9",
+                         "[data-testid='stPlotlyChart']")
+    _assert_full_app(page, errors)
+    alerts = " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
+    assert "fn=tanh&fn=nope" in alerts and "xmin=1e9" in alerts
+    page.close()
+
+
+def test_moving_a_slider_redraws(browser, server):
+    page, errors = _open(browser, server.url + "/activations?fn=relu", "[data-testid='stPlotlyChart']")
+    slider = page.locator("[data-testid='stSlider']", has_text="x from").get_by_role("slider")
+    slider.focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("location.search.includes('xmin=-4')", timeout=30_000)
+    wait_idle(page)
+    _assert_full_app(page, errors)
+    page.close()

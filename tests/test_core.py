@@ -1,0 +1,65 @@
+"""The core stays free of Streamlit and plotly; control specs parse URL values as documented."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from nnviz.controls import BadValue, BoolSpec, ChoiceSpec, FloatSpec, IntSpec, MultiChoiceSpec
+
+
+def test_core_imports_no_streamlit_or_plotly():
+    code = ("import sys, pkgutil, importlib, nnviz\n"
+            "core = [m.name for m in pkgutil.iter_modules(nnviz.__path__) if m.name not in ('ui', 'figures')]\n"
+            "assert core, 'no core modules found'\n"
+            "for name in core: importlib.import_module('nnviz.' + name)\n"
+            "leaked = [m for m in ('streamlit', 'plotly') if m in sys.modules]\n"
+            "assert not leaked, leaked\n"
+            "print(len(core))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) >= 3
+
+
+def test_float_spec():
+    s = FloatSpec("x", -2.0, 3.0, 0.0, 0.5)
+    assert s.parse(["2.5"]) == 2.5
+    for bad in (["3.5"], ["abc"], ["nan"], ["inf"], [], ["1", "2"]):
+        with pytest.raises(BadValue):
+            s.parse(bad)
+
+
+def test_int_spec():
+    s = IntSpec("n", 1, 50, 5)
+    assert s.parse(["50"]) == 50
+    for bad in (["0"], ["51"], ["2.5"], ["x"]):
+        with pytest.raises(BadValue):
+            s.parse(bad)
+
+
+def test_choice_specs():
+    c = ChoiceSpec("c", ("a", "b"), "a")
+    assert c.parse(["b"]) == "b"
+    with pytest.raises(BadValue):
+        c.parse(["z"])
+    m = MultiChoiceSpec("m", ("a", "b", "c"), ("a",))
+    assert m.parse(["c", "a", "c"]) == ["c", "a"]
+    with pytest.raises(BadValue, match="'z'"):
+        m.parse(["a", "z"])
+    b = BoolSpec("b")
+    assert b.parse(["TRUE"]) is True and b.parse(["false"]) is False
+    with pytest.raises(BadValue):
+        b.parse(["yes"])
+
+
+def test_devices_lists_cpu_and_falls_back():
+    import torch
+    from nnviz.devices import available_devices, resolve_device
+
+    ids = [d.id for d in available_devices()]
+    assert ids[0] == "cpu"
+    assert ("cuda:0" in ids) == torch.cuda.is_available()
+    dev, msg = resolve_device("cuda:7")
+    if "cuda:7" not in ids:
+        assert dev.type == "cpu" and "not available" in msg
+    assert resolve_device("cpu") == (torch.device("cpu"), None)

@@ -1,0 +1,129 @@
+"""Every page through AppTest: no exception, and the figures' numbers checked from their JSON."""
+import math
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from conftest import traces
+
+ACT = "pages/activations.py"
+
+
+def test_home_links_every_page(app):
+    from nnviz.ui.catalog import PAGES
+
+    at = app()
+    assert "nnviz" in at.title[0].value
+    links = [e.proto.page for e in at.get("page_link")]
+    assert sorted(links) == sorted(p.path.removeprefix("pages/").removesuffix(".py") for p in PAGES)
+    assert at.sidebar.selectbox(key="device").value == "cpu"
+
+
+def test_activation_page_default_figure(app):
+    at = app(ACT)
+    t = traces(at)
+    for name in ("sigmoid", "tanh", "relu"):
+        assert f"{name}(x)" in t and f"{name}'(x)" in t
+        assert t[f"{name}'(x)"]["line"]["dash"] == "dash"
+        assert t[f"{name}(x)"]["line"]["color"] == t[f"{name}'(x)"]["line"]["color"]
+    x = np.array(t["sigmoid(x)"]["x"])
+    assert x[0] == -6.0 and x[-1] == 6.0
+    s = expit(x)
+    np.testing.assert_allclose(t["sigmoid(x)"]["y"], s, atol=1e-6)
+    np.testing.assert_allclose(t["sigmoid'(x)"]["y"], s * (1 - s), atol=1e-6)
+    np.testing.assert_allclose(t["tanh'(x)"]["y"], 1 - np.tanh(x) ** 2, atol=1e-6)
+    np.testing.assert_allclose(t["relu'(x)"]["y"], (x > 0).astype(float))
+    landmarks = at.dataframe[0].value.set_index("function")
+    assert landmarks.loc["sigmoid", "largest f'(x)"] == pytest.approx(0.25, abs=1e-7)
+    assert landmarks.loc["tanh", "largest f'(x)"] == pytest.approx(1.0, abs=1e-7)
+    assert (landmarks["max |autograd − closed form|"] < 1e-6).all()
+    inspector = at.dataframe[1].value.set_index("function")
+    assert inspector.loc["sigmoid", "f'(x) autograd"] == pytest.approx(expit(1) * (1 - expit(1)), rel=1e-6)
+    assert not at.warning
+
+
+def test_activation_page_every_function_and_parameters(app):
+    from nnviz.activations import ACTIVATIONS
+
+    at = app(ACT)
+    at.multiselect(key="fn").set_value(list(ACTIVATIONS)).run()
+    at.slider(key="leaky_relu.negative_slope").set_value(0.3).run()
+    at.slider(key="xmin").set_value(-3.0).run()
+    at.slider(key="xmax").set_value(2.0).run()
+    assert not at.exception
+    t = traces(at)
+    assert {f"{n}(x)" for n in ACTIVATIONS} <= set(t)
+    x = np.array(t["leaky_relu'(x)"]["x"])
+    assert x[0] == -3.0 and x[-1] == 2.0
+    np.testing.assert_allclose(t["leaky_relu'(x)"]["y"], np.where(x > 0, 1.0, 0.3), atol=1e-7)
+    assert len(set(tr["line"]["color"] for n, tr in t.items() if n.endswith("(x)"))) == len(ACTIVATIONS)
+
+
+def test_activation_page_bad_link_values_give_notices(app):
+    at = app(ACT, fn=["tanh", "bogus"], xmin="99", xmax="abc", sat="0")
+    warnings = " ".join(w.value for w in at.warning)
+    assert "fn=tanh&fn=bogus" in warnings and "'bogus'" in warnings
+    assert "xmin=99" in warnings and "xmax=abc" in warnings and "sat=0" in warnings
+    t = traces(at)
+    assert "tanh(x)" in t and "sigmoid(x)" not in t
+
+
+def test_activation_page_reversed_range_and_empty_selection(app):
+    at = app(ACT, xmin="4", xmax="-2")
+    assert any("swapped" in w.value for w in at.warning)
+    x = traces(at)["sigmoid(x)"]["x"]
+    assert x[0] == -2.0 and x[-1] == 4.0
+    at.multiselect(key="fn").set_value([]).run()
+    assert not at.exception and not at.get("plotly_chart")
+    assert any("Pick at least one" in i.value for i in at.info)
+
+
+def test_show_the_code_reproduces_the_page(app, tmp_path):
+    at = app(ACT, fn=["sigmoid", "gelu", "softplus"], x="-1.5")
+    at.selectbox(key="gelu.approximate").set_value("tanh").run()
+    at.slider(key="softplus.beta").set_value(2.0).run()
+    code = at.get("code")[0].proto.code_text
+    script = tmp_path / "reproduce.py"
+    script.write_text(code)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    printed = {}
+    for line in out.stdout.strip().splitlines():
+        m = re.match(r"(\w+): max\|f'\| = (\S+) at x = (\S+); f\((\S+)\) = (\S+), f'\(\S+\) = (\S+)$", line)
+        assert m, line
+        printed[m[1]] = [float(v) for v in m.groups()[1:]]
+    assert set(printed) == {"sigmoid", "gelu", "softplus"}
+    landmarks = at.dataframe[0].value.set_index("function")
+    inspector = at.dataframe[1].value.set_index("function")
+    for name, (peak, peak_x, x0, y0, dy0) in printed.items():
+        assert x0 == -1.5
+        assert peak == pytest.approx(landmarks.loc[name, "largest f'(x)"], rel=1e-5)
+        assert y0 == pytest.approx(inspector.loc[name, "f(x)"], rel=1e-5)
+        assert dy0 == pytest.approx(inspector.loc[name, "f'(x) autograd"], rel=1e-5)
+    # softplus with beta=2 really reached the script: its slope at -1.5 is sigmoid(2 * -1.5)
+    assert printed["softplus"][4] == pytest.approx(expit(-3.0), rel=1e-5)
+
+
+def test_presentation_mode_and_device_persist_in_url(app):
+    at = app(ACT, present="true")
+    assert at.sidebar.toggle(key="present").value is True
+    assert any("font-size: 22px" in h.proto.body for h in at.get("html"))
+    fig = at.get("plotly_chart")[0]
+    assert '"font":{"size":22}' in fig.proto.spec.replace(" ", "") or "22" in fig.proto.spec
+    at.switch_page("pages/home.py").run()
+    assert at.sidebar.toggle(key="present").value is True
+    assert at.query_params.get("present") in (["true"], "true")
+
+
+def test_unavailable_device_in_link(app):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the fallback is for machines without it")
+    at = app(ACT, device="cuda:0")
+    assert any("device=cuda:0" in w.value for w in at.warning)
+    assert at.sidebar.selectbox(key="device").value == "cpu"
