@@ -35,6 +35,7 @@ def browser():
 PAGES = [
     ("/", "home", "[data-testid='stPageLink']"),
     ("/activations?fn=sigmoid&fn=tanh&fn=relu&fn=gelu", "activations", "[data-testid='stPlotlyChart']"),
+    ("/losses?loss=l1&loss=mse&loss=huber&outliers=8&outlier_size=14", "losses", "[data-testid='stPlotlyChart']"),
 ]
 
 
@@ -112,6 +113,34 @@ def test_moving_a_slider_redraws(browser, server):
     for _ in range(4):
         page.keyboard.press("ArrowRight")
     page.wait_for_function("location.search.includes('xmin=-4')", timeout=30_000)
+    wait_idle(page)
+    _assert_full_app(page, errors)
+    page.close()
+
+
+def test_loss_page_deep_link_draws_both_lines(browser, server):
+    page, errors = _open(browser, server.url + "/losses?outliers=8&outlier_size=14",
+                         "[data-testid='stPlotlyChart'] .legendtext")
+    _assert_full_app(page, errors)
+    legend = page.locator("[data-testid='stPlotlyChart']").first.locator(".legendtext").evaluate_all(
+        "els => els.map(e => e.textContent)")
+    assert any(t.startswith("L1 (MAE) fit") for t in legend), legend
+    assert any(t.startswith("MSE fit") for t in legend), legend
+    assert "outliers" in legend
+    page.close()
+
+
+def test_bad_csv_upload_gives_a_message(browser, server, tmp_path):
+    page, errors = _open(browser, server.url + "/losses", "[data-testid='stPlotlyChart']")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n2,banana\n3,4\n")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(bad))
+    page.wait_for_selector("[data-testid='stAlert']:has-text('cannot be used')", timeout=30_000)
+    assert "Row 2" in page.locator("[data-testid='stAlert']").last.inner_text()
+    good = tmp_path / "good.csv"
+    good.write_text("".join(f"{i},{2 * i + 1}\n" for i in range(20)) + "19,-30\n")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(good))
+    page.wait_for_selector("[data-testid='stCaptionContainer']:has-text('Your data: 21 points')", timeout=30_000)
     wait_idle(page)
     _assert_full_app(page, errors)
     page.close()

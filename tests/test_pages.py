@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from conftest import traces
+from conftest import figure, traces
 
 ACT = "pages/activations.py"
 
@@ -127,3 +127,72 @@ def test_unavailable_device_in_link(app):
     at = app(ACT, device="cuda:0")
     assert any("device=cuda:0" in w.value for w in at.warning)
     assert at.sidebar.selectbox(key="device").value == "cpu"
+
+
+LOSS_PAGE = "pages/losses.py"
+
+
+def _run_script(code: str, tmp_path) -> str:
+    script = tmp_path / "reproduce.py"
+    script.write_text(code)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_loss_page_default_and_controls(app):
+    at = app(LOSS_PAGE)
+    t = traces(at)
+    fits = [n for n in t if n and " fit: " in n]
+    assert any(n.startswith("L1 (MAE) fit") for n in fits) and any(n.startswith("MSE fit") for n in fits)
+    assert len(t["outliers"]["x"]) == 6
+    metrics = {m.label: float(m.value) for m in at.metric}
+    # with outliers the MSE slope is dragged further from the clean slope 0.5 than the L1 slope
+    assert abs(metrics["MSE slope"] - 0.5) > abs(metrics["L1 (MAE) slope"] - 0.5)
+    at.multiselect(key="loss").set_value(["l1", "mse", "huber", "smooth_l1"]).run()
+    at.slider(key="delta").set_value(2.0).run()
+    at.slider(key="outliers").set_value(0).run()
+    assert not at.exception
+    assert "outliers" not in traces(at)
+    assert any("no outliers" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) == 3  # fits, residual force, surfaces (no share chart)
+    at.slider(key="outliers").set_value(20).run()
+    at.slider(key="outlier_size").set_value(30.0).run()
+    at.slider(key="noise").set_value(3.0).run()
+    assert not at.exception and len(at.get("plotly_chart")) == 4
+
+
+def test_loss_page_share_chart_numbers(app):
+    at = app(LOSS_PAGE)
+    share = figure(at, 2)  # fits, residual force, shares
+    outl = [tr for tr in share["data"] if tr["name"] == "outliers"]
+    # first subplot: share of the loss; second: of the slope pull. y: loss labels
+    grad = dict(zip(outl[1]["y"], outl[1]["x"]))
+    assert grad["MSE"] > 80 and grad["L1 (MAE)"] < 30
+
+
+def test_loss_page_bad_link_values(app):
+    at = app(LOSS_PAGE, outliers="500", seed="-3", loss=["l1", "l3"], noise="lots")
+    text = " ".join(w.value for w in at.warning)
+    for bit in ("outliers=500", "seed=-3", "'l3'", "noise=lots"):
+        assert bit in text
+    assert not at.exception
+
+
+def test_loss_show_the_code_reproduces_the_fits(app, tmp_path):
+    at = app(LOSS_PAGE, loss=["l1", "mse", "huber"], outliers="9", outlier_size="15", seed="123", delta="2")
+    printed = {}
+    for line in _run_script(at.get("code")[0].proto.code_text, tmp_path).strip().splitlines():
+        name, rest = line.split(": ")
+        printed[name] = [float(v.split(" = ")[1]) for v in rest.split(", ")]
+    assert set(printed) == {"l1", "mse", "huber"}
+    labels = {"l1": "L1 (MAE)", "mse": "MSE", "huber": "Huber"}
+    metrics = {m.label: float(m.value) for m in at.metric}
+    for name, (slope, intercept) in printed.items():
+        assert slope == pytest.approx(metrics[f"{labels[name]} slope"], abs=1e-4)
+    # and against the core's exact fit with the same settings
+    from nnviz import losses as L
+    d = L.make_data(9, 15.0, 0.5, 123)
+    for name, (slope, intercept) in printed.items():
+        f = L.fit_line(d, name, delta=2.0)
+        assert slope == pytest.approx(f.slope, abs=1e-6) and intercept == pytest.approx(f.intercept, abs=1e-6)

@@ -16,4 +16,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/activations.py", "Activation functions", ":material/show_chart:",
               "Sigmoid, tanh, ReLU and ten more, each with its derivative from autograd: where they "
               "saturate, how steep they get, and why that matters for learning."),
+    PageEntry("pages/losses.py", "L1 vs MSE", ":material/scatter_plot:",
+              "Fit a line to data with outliers under L1, MSE, Huber and Smooth L1: see why squared "
+              "errors let a few far-off points drag the fit, and absolute errors do not."),
 )

@@ -1,0 +1,152 @@
+"""The loss page's core: fits against independent solvers (numpy least squares, scipy's linear
+program for least absolute deviations, scipy.optimize for Huber), shares and reductions against
+formulas, and the CSV reader's messages."""
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import linprog, minimize
+
+from nnviz import losses as L
+
+SETTINGS = [(0, 0.0, 0.5, 1), (6, 12.0, 0.5, 0), (3, 20.0, 1.0, 7), (10, 8.0, 0.2, 42), (20, 30.0, 3.0, 9999)]
+
+
+def lad(x, y):
+    """Least absolute deviations as a linear program: min sum u, -u <= y - (w x + b) <= u."""
+    n = len(x)
+    c = np.r_[0, 0, np.ones(n)]
+    A = np.block([[-x[:, None], -np.ones((n, 1)), -np.eye(n)], [x[:, None], np.ones((n, 1)), -np.eye(n)]])
+    res = linprog(c, A_ub=A, b_ub=np.r_[-y, y], bounds=[(None, None)] * 2 + [(0, None)] * n, method="highs")
+    assert res.status == 0
+    return res.x[:2], res.fun / n
+
+
+def huber_np(r, d):
+    a = np.abs(r)
+    return np.where(a <= d, 0.5 * r**2, d * (a - 0.5 * d))
+
+
+@pytest.mark.parametrize("outliers,size,noise,seed", SETTINGS)
+def test_fits_reach_the_true_optimum(outliers, size, noise, seed):
+    d = L.make_data(outliers, size, noise, seed)
+    x, y = np.array(d.x), np.array(d.y)
+    ls = np.linalg.lstsq(np.c_[x, np.ones_like(x)], y, rcond=None)[0]
+    mse = L.fit_line(d, "mse")
+    assert mse.optimal
+    assert mse.slope == pytest.approx(ls[0], abs=1e-9) and mse.intercept == pytest.approx(ls[1], abs=1e-8)
+    (w, b), l1_value = lad(x, y)
+    l1 = L.fit_line(d, "l1")
+    assert l1.optimal, l1.check
+    assert l1.loss_value == pytest.approx(l1_value, rel=1e-9, abs=1e-9)  # the optimal value, exactly
+    assert l1.slope == pytest.approx(w, abs=1e-5) and l1.intercept == pytest.approx(b, abs=1e-5)
+    for delta in (0.5, 2.0):
+        ref = minimize(lambda p: huber_np(y - p[0] * x - p[1], delta).mean(), x0=[0.0, 0.0], method="BFGS",
+                       options=dict(gtol=1e-12)).x
+        hub = L.fit_line(d, "huber", delta=delta)
+        sm = L.fit_line(d, "smooth_l1", beta=delta)  # Smooth L1 with beta = Huber / delta: same minimiser
+        assert hub.optimal and sm.optimal
+        for f in (hub, sm):
+            assert f.slope == pytest.approx(ref[0], abs=1e-5) and f.intercept == pytest.approx(ref[1], abs=1e-4)
+
+
+def test_mse_is_dragged_further_than_l1():
+    for seed in range(5):
+        d = L.make_data(6, 12.0, 0.5, seed)
+        mse, l1 = L.fit_line(d, "mse"), L.fit_line(d, "l1")
+        assert abs(mse.slope - 0.5) > 3 * abs(l1.slope - 0.5)
+        clean = L.make_data(0, 12.0, 0.5, seed)
+        assert abs(L.fit_line(clean, "mse").slope - L.fit_line(clean, "l1").slope) < 0.1
+    exact = L.make_data(0, 0.0, 0.0, 3)  # no noise, no outliers: both recover the line exactly
+    for n in L.LOSSES:
+        f = L.fit_line(exact, n)
+        assert f.slope == pytest.approx(0.5, abs=1e-6) and f.intercept == pytest.approx(1.0, abs=1e-5)
+
+
+def test_certificate_rejects_a_line_that_is_not_optimal():
+    d = L.make_data(6, 12.0, 0.5, 0)
+    X = torch.tensor(d.x, dtype=torch.float64)[:, None]
+    Y = torch.tensor(d.y, dtype=torch.float64)[:, None]
+    for loss in ("l1", "mse"):
+        f = L.fit_line(d, loss)
+        model = torch.nn.Linear(1, 1, dtype=torch.float64)
+        with torch.no_grad():
+            model.weight.fill_(f.slope + 0.01)
+            model.bias.fill_(f.intercept)
+        ok, _ = L._certify(loss, X, Y, model, L.LOSSES[loss].module(1.0, 1.0))
+        assert not ok
+
+
+def test_same_seed_same_data_and_outliers_below_the_line():
+    a, b = L.make_data(5, 10.0, 0.5, 11), L.make_data(5, 10.0, 0.5, 11)
+    assert a == b
+    assert a != L.make_data(5, 10.0, 0.5, 12)
+    x, y = np.array(a.x), np.array(a.y)
+    out = np.array(a.outlier)
+    assert out.sum() == 5 and (x[out] >= 8).all()
+    assert (y[out] < 0.5 * x[out] + 1 - 7.9).all()  # at least 0.8 * size below
+
+
+def test_shares_match_formulas():
+    d = L.make_data(6, 12.0, 0.5, 0)
+    x, y = np.array(d.x), np.array(d.y)
+    line = (0.5, 1.0)
+    r = y - (0.5 * x + 1.0)
+    ls, gs = L.per_point(d, "mse", line)
+    np.testing.assert_allclose(ls, r**2 / (r**2).sum(), rtol=1e-10)
+    np.testing.assert_allclose(gs, np.abs(r * x) / np.abs(r * x).sum(), rtol=1e-10)
+    ls, gs = L.per_point(d, "l1", line)
+    np.testing.assert_allclose(ls, np.abs(r) / np.abs(r).sum(), rtol=1e-10)
+    np.testing.assert_allclose(gs, np.abs(x) / np.abs(x).sum(), rtol=1e-10)
+    mse, l1 = L.outlier_share(d, "mse", line), L.outlier_share(d, "l1", line)
+    assert mse["grad"] > 0.8 and l1["grad"] < 0.3  # the lesson, in numbers
+
+
+def test_reductions_and_residual_curves():
+    d = L.make_data(4, 10.0, 0.5, 2)
+    f = L.fit_line(d, "mse")
+    r = np.array(d.y) - (f.slope * np.array(d.x) + f.intercept)
+    red = L.reductions(d, f)
+    np.testing.assert_allclose(red["none"], r**2, rtol=1e-9)
+    assert red["sum"] == pytest.approx((r**2).sum()) and red["mean"] == pytest.approx((r**2).mean())
+    curves = L.residual_curves(("l1", "mse", "huber"), 1.5, 1.0)
+    rr, rho, dr = map(np.array, curves["mse"])
+    np.testing.assert_allclose(rho, rr**2) and np.testing.assert_allclose(dr, 2 * rr)
+    rr, rho, dr = map(np.array, curves["l1"])
+    np.testing.assert_allclose(rho, np.abs(rr)) and np.testing.assert_allclose(dr, np.sign(rr))
+    rr, rho, dr = map(np.array, curves["huber"])
+    np.testing.assert_allclose(rho, huber_np(rr, 1.5))
+    np.testing.assert_allclose(dr, np.clip(rr, -1.5, 1.5))
+
+
+def test_surface_values_and_minimum():
+    d = L.make_data(6, 12.0, 0.5, 0)
+    w, b, z = L.surface(d, "mse", (-1.0, 1.0), (0.0, 5.0), n=41)
+    x, y = np.array(d.x), np.array(d.y)
+    i, j = 17, 29
+    assert z[i][j] == pytest.approx(((y - w[j] * x - b[i]) ** 2).mean())
+    zi = np.unravel_index(np.argmin(z), (41, 41))
+    f = L.fit_line(d, "mse")
+    assert abs(w[zi[1]] - f.slope) <= 0.05 + 1e-9 and abs(b[zi[0]] - f.intercept) <= 0.125 + 1e-9
+
+
+@pytest.mark.parametrize("raw,message", [
+    (b"x,y\n1,2\n3\n4,5\n", "exactly two"),
+    (b"1,2\n2,abc\n3,4\n", "not two finite numbers"),
+    (b"1,2\n2,nan\n3,4\n", "not two finite numbers"),
+    (b"1,2\n", "at least 3"),
+    (b"\xff\xfe\x00\x01garbage", "not UTF-8"),
+    ("".join(f"{i},{i}\n" for i in range(1001)).encode(), "limit is 1000"),
+    (b"1," * 60_000, "kB"),
+    (b"2,1\n2,2\n2,3\n", "All x values are equal"),
+])
+def test_bad_csv_gives_a_message(raw, message):
+    with pytest.raises(L.DataError, match=message):
+        L.parse_csv(raw)
+
+
+def test_good_csv_with_header_is_fitted():
+    raw = b"x,y\n" + "".join(f"{i},{2 * i + 1}\n" for i in range(10)).encode() + b"9,-40\n"
+    a = L.analyse_upload(raw, ("l1", "mse"), 1.0, 1.0)
+    assert len(a.data.x) == 11
+    assert a.fits["l1"].slope == pytest.approx(2.0, abs=1e-6)
+    assert a.data.outlier[-1] and sum(a.data.outlier) == 1  # flagged as far from the L1 line
