@@ -36,6 +36,7 @@ PAGES = [
     ("/", "home", "[data-testid='stPageLink']"),
     ("/activations?fn=sigmoid&fn=tanh&fn=relu&fn=gelu", "activations", "[data-testid='stPlotlyChart']"),
     ("/losses?loss=l1&loss=mse&loss=huber&outliers=8&outlier_size=14", "losses", "[data-testid='stPlotlyChart']"),
+    ("/vanishing", "vanishing", "[data-testid='stPlotlyChart']"),
 ]
 
 

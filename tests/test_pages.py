@@ -196,3 +196,67 @@ def test_loss_show_the_code_reproduces_the_fits(app, tmp_path):
     for name, (slope, intercept) in printed.items():
         f = L.fit_line(d, name, delta=2.0)
         assert slope == pytest.approx(f.slope, abs=1e-6) and intercept == pytest.approx(f.intercept, abs=1e-6)
+
+
+VAN = "pages/vanishing.py"
+
+
+def test_vanishing_page_default(app):
+    at = app(VAN)
+    depth = traces(at, 0)
+    for act in ("sigmoid", "tanh", "relu"):
+        assert act in depth
+        assert depth[act]["x"][0] == 1 and depth[act]["x"][-1] == 50
+    # the headline's sigmoid line falls by orders of magnitude from depth 1 to depth 20
+    sig = dict(zip(depth["sigmoid"]["x"], depth["sigmoid"]["y"]))
+    assert sig[20] < 1e-8 * sig[1]
+    assert figure(at, 0)["layout"]["yaxis"]["type"] == "log"
+    profile = traces(at, 1)
+    assert len(profile["tanh"]["x"]) == 30  # default depth
+    labels = [m.label for m in at.metric]
+    assert labels == ["sigmoid, depth 50 vs 1", "tanh, depth 50 vs 1", "relu, depth 50 vs 1"]
+
+
+def test_vanishing_page_controls_and_underflow(app):
+    at = app(VAN, act="sigmoid", init="normal", std="0.05", depth="50")
+    depth = figure(at, 0)
+    under = [t for t in depth["data"] if "underflow" in (t.get("name") or "")]
+    assert under and under[0]["x"] == [50]
+    assert any("exactly 0" in w.value for w in at.warning)
+    at.selectbox(key="dtype").set_value("float64").run()
+    assert not at.exception
+    depth = figure(at, 0)
+    assert not [t for t in depth["data"] if "underflow" in (t.get("name") or "")]
+    sig = dict(zip(traces(at, 0)["sigmoid"]["x"], traces(at, 0)["sigmoid"]["y"]))
+    assert 0 < sig[50] < 1.4e-45
+    at.toggle(key="residual").set_value(True).run()
+    at.selectbox(key="norm").set_value("batchnorm").run()
+    at.slider(key="width").set_value(128).run()
+    at.multiselect(key="act").set_value(["relu", "gelu", "selu", "mish"]).run()
+    assert not at.exception and len(traces(at, 0)) >= 4
+
+
+def test_vanishing_page_bad_link(app):
+    at = app(VAN, depth="500", width="7", init="orthogonal", dtype="float16", act=["relu", "swish"])
+    text = " ".join(w.value for w in at.warning)
+    for bit in ("depth=500", "width=7", "init=orthogonal", "dtype=float16", "'swish'"):
+        assert bit in text
+    assert not at.exception
+
+
+def test_vanishing_show_the_code_reproduces_the_profile(app, tmp_path):
+    from nnviz import vanishing as V
+
+    at = app(VAN, act=["tanh", "relu"], depth="9", width="32", init="xavier_uniform", seed="4", residual="true")
+    out = _run_script(at.get("code")[0].proto.code_text, tmp_path)
+    lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
+    assert set(lines) == {"tanh", "relu"}
+    for act, values in lines.items():
+        printed = [float(v) for v in values.split()]
+        core = V.measure(act, (9,), 32, "xavier_uniform", residual=True, seed=4).grad_norms[9]
+        np.testing.assert_allclose(printed, core, rtol=1e-5)
+        # the page's profile is the geometric mean of this seed and the next two
+        seeds = [V.measure(act, (9,), 32, "xavier_uniform", residual=True, seed=4 + k).grad_norms[9]
+                 for k in range(V.N_SEEDS)]
+        geo = np.exp(np.log(np.array(seeds)).mean(0))
+        np.testing.assert_allclose(traces(at, 1)[act]["y"], geo, rtol=1e-6)

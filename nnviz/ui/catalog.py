@@ -19,4 +19,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/losses.py", "L1 vs MSE", ":material/scatter_plot:",
               "Fit a line to data with outliers under L1, MSE, Huber and Smooth L1: see why squared "
               "errors let a few far-off points drag the fit, and absolute errors do not."),
+    PageEntry("pages/vanishing.py", "Vanishing gradients", ":material/trending_down:",
+              "Watch the gradient that reaches the first layer shrink (or explode) as a network gets "
+              "deeper, see why, and try the fixes: He initialisation, residual connections, normalisation."),
 )

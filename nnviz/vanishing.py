@@ -1,0 +1,231 @@
+"""Vanishing (and exploding) gradients: a deep MLP built from torch.nn, one backward pass, and the
+weight-gradient norm of every layer read from `.grad`, swept over depth and averaged over seeds."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn import init
+from torch.nn.utils import skip_init
+
+from .activations import ACTIVATIONS, compute_curves
+from .controls import BoolSpec, ChoiceSpec, FloatSpec, IntSpec, MultiChoiceSpec
+
+BATCH = 32  # random inputs per backward pass
+N_SEEDS = 3  # networks averaged per point: seeds seed, seed+1, seed+2
+SWEEP_DEPTHS = (1, 2, 3, 5, 8, 12, 20, 30, 40, 50)  # the headline's x-axis (plus the chosen depth)
+STACK = max(SWEEP_DEPTHS)  # every network is the first d layers of one stack this deep
+SATURATED = 0.01  # a unit counts as saturated (or dead) where |f'(z)| < this
+
+
+def _default(w: Tensor, b: Tensor, std: float, g: torch.Generator) -> None:
+    """What nn.Linear.reset_parameters does, drawn from our generator: kaiming_uniform with
+    a = sqrt(5), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias from the same range."""
+    init.kaiming_uniform_(w, a=math.sqrt(5), generator=g)
+    bound = 1 / math.sqrt(w.shape[1])
+    init.uniform_(b, -bound, bound, generator=g)
+
+
+INITS: dict[str, tuple[str, Callable[[Tensor, Tensor, float, torch.Generator], None]]] = {
+    "default": ("PyTorch's default for nn.Linear: U(±1/√fan_in)", _default),
+    "xavier_uniform": ("Xavier (Glorot) uniform: U(±√(6/(fan_in+fan_out)))",
+                       lambda w, b, s, g: (init.xavier_uniform_(w, generator=g), init.zeros_(b))),
+    "xavier_normal": ("Xavier (Glorot) normal: N(0, 2/(fan_in+fan_out))",
+                      lambda w, b, s, g: (init.xavier_normal_(w, generator=g), init.zeros_(b))),
+    "kaiming_uniform": ("Kaiming (He) uniform for ReLU: U(±√(6/fan_in))",
+                        lambda w, b, s, g: (init.kaiming_uniform_(w, nonlinearity="relu", generator=g), init.zeros_(b))),
+    "kaiming_normal": ("Kaiming (He) normal for ReLU: N(0, 2/fan_in)",
+                       lambda w, b, s, g: (init.kaiming_normal_(w, nonlinearity="relu", generator=g), init.zeros_(b))),
+    "normal": ("Plain normal N(0, std²), whatever the width",
+               lambda w, b, s, g: (init.normal_(w, 0.0, s, generator=g), init.zeros_(b))),
+}
+NORMS = {"none": "none", "layernorm": "LayerNorm", "batchnorm": "BatchNorm1d"}
+
+# Controls: one definition of their bounds, for the widgets, the URL check and the resource cap.
+ACT = MultiChoiceSpec("Activations", tuple(ACTIVATIONS), ("sigmoid", "tanh", "relu"), max_selections=4)
+DEPTH = IntSpec("Depth (hidden layers) for the profile", 1, 50, 30)
+WIDTH = IntSpec("Width (units per layer)", 16, 128, 64, 16)
+INIT = ChoiceSpec("Initialisation (torch.nn.init)", tuple(INITS), "default")
+STD = FloatSpec("std of the plain normal init", 0.01, 3.0, 0.5, 0.01)
+RESIDUAL = BoolSpec("Residual connections (h + f(Wh + b))")
+NORM = ChoiceSpec("Normalisation between layers", tuple(NORMS), "none")
+DTYPE = ChoiceSpec("Precision", ("float32", "float64"), "float32")
+SEED = IntSpec("Seed", 0, 9999, 0)
+
+
+class DeepMLP(nn.Module):
+    """depth x [Linear(width, width) -> optional norm -> activation], optionally residual, then a
+    Linear(width, 1) output layer. Built without drawing from the global RNG (see `init_`)."""
+
+    def __init__(self, act: str, depth: int, width: int, norm: str = "none", residual: bool = False,
+                 dtype: torch.dtype = torch.float32, device: str = "cpu") -> None:
+        super().__init__()
+        kw = dict(dtype=dtype, device=device)
+        self.layers = nn.ModuleList(skip_init(nn.Linear, width, width, **kw) for _ in range(depth))
+        make_norm = {"none": lambda: nn.Identity(), "layernorm": lambda: nn.LayerNorm(width, **kw),
+                     "batchnorm": lambda: nn.BatchNorm1d(width, **kw)}[norm]
+        self.norms = nn.ModuleList(make_norm() for _ in range(depth))
+        self.act = ACTIVATIONS[act].build(ACTIVATIONS[act].defaults())
+        self.head = skip_init(nn.Linear, width, 1, **kw)
+        self.residual = residual
+
+    def forward(self, x: Tensor, pre: list[Tensor] | None = None, hidden: list[Tensor] | None = None) -> Tensor:
+        """The output (B, 1); `pre` and `hidden`, when given, collect each layer's pre-activation
+        z and hidden state h."""
+        h = x  # (B, width)
+        for linear, norm in zip(self.layers, self.norms):
+            z = norm(linear(h))  # (B, width) pre-activation
+            a = self.act(z)
+            h = h + a if self.residual else a
+            if pre is not None:
+                pre.append(z)
+            if hidden is not None:
+                hidden.append(h)
+        return self.head(h)  # (B, 1)
+
+
+def init_(model: DeepMLP, name: str, std: float, g: torch.Generator) -> None:
+    """Initialise every Linear layer (hidden and output) with torch.nn.init and generator g."""
+    with torch.no_grad():
+        for linear in [*model.layers, model.head]:
+            INITS[name][1](linear.weight, linear.bias, std, g)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One seed's stack measured at several depths. Lists run from layer 1 (the input side)."""
+    grad_norms: dict[int, list[float]]  # depth -> Frobenius norm of each hidden layer's weight.grad
+    dact_mean: list[float]  # at `depth`: mean |f'(z)| over batch and units, per layer
+    saturated: list[float]  # at `depth`: fraction of units with |f'(z)| < SATURATED, per layer
+    act_std: list[float]  # at `depth`: std of the hidden states h, per layer
+
+
+def measure(act: str, depths: tuple[int, ...], width: int, init_name: str = "default", std: float = STD.default,
+            residual: bool = False, norm: str = "none", dtype: str = "float32", seed: int = 0,
+            device: str = "cpu", depth: int | None = None) -> Measurement:
+    """Networks of several depths from one seed, with one backward pass per depth.
+
+    The network of depth d is the first d hidden layers of one stack of STACK layers,
+    followed by the output layer: adding a layer to a network leaves the earlier ones as they were.
+    `depth` (one of `depths`) is where the per-layer statistics are taken."""
+    dt = getattr(torch, dtype)
+    g = torch.Generator().manual_seed(seed)
+    model = DeepMLP(act, STACK, width, norm, residual, dt, device)
+    init_(model, init_name, std, g)
+    x = torch.randn(BATCH, width, generator=g, dtype=dt).to(device)  # (B, width) random inputs
+    y = torch.randn(BATCH, 1, generator=g, dtype=dt).to(device)  # (B, 1) random regression targets
+    pre: list[Tensor] = []
+    hidden: list[Tensor] = []
+    model(x, pre, hidden)
+    weights = [lin.weight for lin in model.layers]
+    mse = nn.MSELoss()
+    norms = {}
+    for d in depths:
+        loss = mse(model.head(hidden[d - 1]), y)  # the depth-d network's loss
+        grads = torch.autograd.grad(loss, weights[:d], retain_graph=True)  # each layer's weight.grad
+        # the norm is taken in float64: squaring tiny float32 entries must not underflow, so a 0
+        # here means the gradient itself is exactly 0
+        norms[d] = torch.stack([gr.double().norm() for gr in grads]).tolist()
+    if depth is None:
+        return Measurement(norms, [], [], [])
+    z = torch.stack(pre[:depth]).detach().requires_grad_(True)  # (depth, B, width) pre-activations
+    a = model.act(z)
+    (fd,) = torch.autograd.grad(a.sum(), z)  # f'(z) elementwise, all layers at once
+    fd = fd.abs().flatten(1)  # (depth, B * width)
+    h = torch.stack(hidden[:depth]).detach().flatten(1)  # (depth, B * width)
+    return Measurement(norms, fd.mean(1).tolist(), (fd < SATURATED).to(dt).mean(1).tolist(), h.std(1).tolist())
+
+
+def _log_mean(values: list[float]) -> float:
+    """Geometric mean (the average on a log axis); 0.0 when any value underflowed to exactly 0."""
+    if any(v == 0.0 for v in values):
+        return 0.0
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+@dataclass(frozen=True)
+class Sweep:
+    act: str
+    depths: list[int]  # the depths measured
+    first: list[list[float]]  # [depth][seed] first layer's gradient norm
+    first_mean: list[float]  # geometric mean over seeds (0.0: some seed underflowed)
+    grid: list[list[float]]  # [depth][layer] geometric mean over seeds; layers beyond depth: None
+    profile: list[list[float]]  # [seed][layer] at the chosen depth
+    profile_mean: list[float]
+    stats: dict[str, list[float]]  # at the chosen depth, averaged over seeds
+    bound: float  # max |f'| of the activation: the per-layer factor in the bound (max f')^L
+
+
+def sweep(act: str, depth: int, width: int = WIDTH.default, init_name: str = "default",
+          std: float = STD.default, residual: bool = False, norm: str = "none", dtype: str = "float32",
+          seed: int = 0, device: str = "cpu") -> Sweep:
+    """Gradient norms at every depth in SWEEP_DEPTHS (and `depth`) for N_SEEDS seeds."""
+    depths = tuple(sorted(set(SWEEP_DEPTHS) | {depth}))
+    runs = [measure(act, depths, width, init_name, std, residual, norm, dtype, seed + s, device, depth)
+            for s in range(N_SEEDS)]
+    first = [[m.grad_norms[d][0] for m in runs] for d in depths]
+    grid = [[_log_mean([m.grad_norms[d][layer] for m in runs]) if layer < d else None
+             for layer in range(max(depths))] for d in depths]
+    stats = {k: [sum(getattr(m, k)[i] for m in runs) / len(runs) for i in range(depth)]
+             for k in ("dact_mean", "saturated", "act_std")}
+    profile = [m.grad_norms[depth] for m in runs]
+    peak = compute_curves((act,), {}, -10.0, 10.0)[0].peak
+    return Sweep(act, list(depths), first, [_log_mean(v) for v in first], grid, profile,
+                 [_log_mean([p[i] for p in profile]) for i in range(depth)], stats, abs(peak))
+
+
+def script(acts: tuple[str, ...], depth: int, width: int, init_name: str, std: float, residual: bool,
+           norm: str, dtype: str, seed: int) -> str:
+    """A plain-torch script that prints each layer's weight-gradient norm for seed `seed`, as the
+    page measures it (its profile averages this over seeds seed .. seed + N_SEEDS - 1)."""
+    stack = STACK
+    init_code = {
+        "default": "nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=g)  # nn.Linear's own default\n"
+                   "        bound = 1 / math.sqrt(w.shape[1])\n"
+                   "        nn.init.uniform_(b, -bound, bound, generator=g)",
+        "xavier_uniform": "nn.init.xavier_uniform_(w, generator=g)\n        nn.init.zeros_(b)",
+        "xavier_normal": "nn.init.xavier_normal_(w, generator=g)\n        nn.init.zeros_(b)",
+        "kaiming_uniform": "nn.init.kaiming_uniform_(w, nonlinearity='relu', generator=g)\n        nn.init.zeros_(b)",
+        "kaiming_normal": "nn.init.kaiming_normal_(w, nonlinearity='relu', generator=g)\n        nn.init.zeros_(b)",
+        "normal": f"nn.init.normal_(w, 0.0, {std!r}, generator=g)\n        nn.init.zeros_(b)",
+    }[init_name]
+    norm_code = {"none": "nn.Identity()", "layernorm": "nn.LayerNorm(WIDTH, dtype=DTYPE)",
+                 "batchnorm": "nn.BatchNorm1d(WIDTH, dtype=DTYPE)"}[norm]
+    acts_code = ", ".join(f'"{a}": {ACTIVATIONS[a].label}()' for a in acts)
+    return f'''import math
+
+import torch
+from torch import nn
+from torch.nn.utils import skip_init
+
+DEPTH, WIDTH, BATCH, DTYPE = {depth}, {width}, {BATCH}, torch.{dtype}
+RESIDUAL = {residual}
+# The page's network of depth d is the first d hidden layers of one stack of {stack} layers
+# (drawn in order from one generator), then the output layer.
+STACK = {stack}
+
+for name, act in {{{acts_code}}}.items():
+    g = torch.Generator().manual_seed({seed})
+    # skip_init: build the layers without touching the global random state, then initialise.
+    layers = [skip_init(nn.Linear, WIDTH, WIDTH, dtype=DTYPE) for _ in range(STACK)]
+    head = skip_init(nn.Linear, WIDTH, 1, dtype=DTYPE)
+    for layer in layers + [head]:
+        w, b = layer.weight.data, layer.bias.data
+        {init_code}
+    norms = [{norm_code} for _ in range(DEPTH)]
+    x = torch.randn(BATCH, WIDTH, generator=g, dtype=DTYPE)  # random inputs
+    y = torch.randn(BATCH, 1, generator=g, dtype=DTYPE)  # random regression targets
+
+    h = x
+    for layer, norm in zip(layers[:DEPTH], norms):
+        a = act(norm(layer(h)))
+        h = h + a if RESIDUAL else a
+    loss = nn.MSELoss()(head(h), y)
+    loss.backward()
+    # norms in float64, so that squaring tiny float32 entries cannot underflow
+    grads = [layer.weight.grad.double().norm().item() for layer in layers[:DEPTH]]
+    print(name, " ".join(f"{{v:.6e}}" for v in grads))  # layer 1 (input side) ... layer DEPTH
+'''
