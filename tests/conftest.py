@@ -12,6 +12,23 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 
+@pytest.fixture(autouse=True)
+def _pages_mode_as_on_a_running_server(monkeypatch):
+    """AppTest resets PagesManager.uses_pages_directory before every run, so with a pages/ folder
+    each run would start in legacy mode and nnviz.ui.require_frame would rerun it (losing a
+    button's click). A real server is in that mode only until the first st.navigation call (the
+    browser tests cover that cold start); here we start each AppTest run as a running server is."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
 @pytest.fixture
 def app():
     """Open a page through app.py (so the shared frame runs), with query params and clean caches."""

@@ -37,6 +37,7 @@ PAGES = [
     ("/activations?fn=sigmoid&fn=tanh&fn=relu&fn=gelu", "activations", "[data-testid='stPlotlyChart']"),
     ("/losses?loss=l1&loss=mse&loss=huber&outliers=8&outlier_size=14", "losses", "[data-testid='stPlotlyChart']"),
     ("/vanishing", "vanishing", "[data-testid='stPlotlyChart']"),
+    ("/regression", "regression", "[data-testid='stPlotlyChart']"),
 ]
 
 
@@ -145,3 +146,24 @@ def test_bad_csv_upload_gives_a_message(browser, server, tmp_path):
     wait_idle(page)
     _assert_full_app(page, errors)
     page.close()
+
+
+def test_regression_trains_the_default_run_from_a_deep_link(browser):
+    server = Server()  # cold: the deep link is the first thing this server sees
+    try:
+        page, errors = _open(browser, server.url + "/regression?lr=0.01&epochs=1000", "[data-testid='stPlotlyChart']")
+        page.locator("[data-testid='stButton'] button", has_text="Train").first.click()
+        page.wait_for_selector("[data-testid='stAlert']:has-text('Trained 1000 epochs')", timeout=60_000)
+        wait_idle(page)
+        _assert_full_app(page, errors)
+
+        def metric(label):
+            box = page.locator("[data-testid='stMetric']", has=page.locator(
+                "[data-testid='stMetricLabel']", has_text=label)).first
+            return box.locator("[data-testid='stMetricValue']").inner_text()
+
+        assert metric("weight") == "0.6968" and metric("bias") == "0.3025"
+        page.screenshot(path=str(SHOTS / "regression-trained.png"))
+        page.close()
+    finally:
+        server.stop()

@@ -260,3 +260,58 @@ def test_vanishing_show_the_code_reproduces_the_profile(app, tmp_path):
                  for k in range(V.N_SEEDS)]
         geo = np.exp(np.log(np.array(seeds)).mean(0))
         np.testing.assert_allclose(traces(at, 1)[act]["y"], geo, rtol=1e-6)
+
+
+REG = "pages/regression.py"
+
+
+def test_regression_page_train_stop_and_step(app):
+    at = app(REG)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["weight"] == "–"  # nothing trained yet
+    at.button(key="train").click().run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["weight"], metrics["bias"]) == ("0.6968", "0.3025")
+    assert any("Trained 1000 epochs" in s.value for s in at.success)
+    live = traces(at, 0)
+    assert len(live["train loss"]["x"]) == 1000 and live["train loss"]["y"][0] == pytest.approx(0.5552, abs=5e-5)
+    assert any(b.label == "History as CSV" for b in at.get("download_button"))
+    # Stop on a run that was still going (as a click mid-run leaves it) keeps what it learned
+    run = at.session_state["regression_run"]
+    run["state"], run["history"] = "running", run["history"][:300]
+    at.button(key="stop").click().run()
+    assert any("Stopped after epoch 299" in i.value for i in at.info)
+    assert {m.label: m.value for m in at.metric}["weight"] == f"{run['history'][-1].weight:.4f}"
+    # step mode: five lines make one epoch, and the SGD update is shown with its numbers
+    for _ in range(5):
+        at.button(key="next_line").click().run()
+    values = at.dataframe[0].value.set_index("quantity")["value"]
+    assert float(values["weight.grad"]) == pytest.approx(0.39, abs=1e-6)
+    assert any("0.76454 - 0.01" in l.value for l in at.latex)
+
+
+def test_regression_page_blow_up_and_bad_link(app):
+    at = app(REG, loss="mse", lr="8", epochs="abc", opt="rmsprop", device="cuda:3")
+    text = " ".join(w.value for w in at.warning)
+    assert "epochs=abc" in text and "opt=rmsprop" in text and "device=cuda:3" in text
+    at.button(key="train").click().run()
+    assert not at.exception
+    assert any("blew up" in e.value for e in at.error)
+
+
+def test_regression_show_the_code_matches_the_page(app, tmp_path):
+    at = app(REG, loss="huber", opt="adam", lr="0.03", epochs="200", seed="3", noise="0.02")
+    at.button(key="train").click().run()
+    metrics = {m.label: m.value for m in at.metric}
+    out = _run_script(at.get("code")[-1].proto.code_text, tmp_path)  # the last: "show the code"
+    assert out.strip().splitlines()[-1] == f"weight = {metrics['weight']}, bias = {metrics['bias']}"
+
+
+def test_regression_device_comparison(app):
+    at = app(REG, epochs="100")
+    at.button(key="compare").click().run()
+    table = at.dataframe[-1].value
+    assert "cpu" in list(table["device"])
+    cpu = table[table["device"] == "cpu"].iloc[0]
+    assert cpu["µs per epoch"] > 0

@@ -22,4 +22,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/vanishing.py", "Vanishing gradients", ":material/trending_down:",
               "Watch the gradient that reaches the first layer shrink (or explode) as a network gets "
               "deeper, see why, and try the fixes: He initialisation, residual connections, normalisation."),
+    PageEntry("pages/regression.py", "Train a regression", ":material/model_training:",
+              "The training loop made visible: forward pass, loss, zero_grad, backward, optimizer step, "
+              "live on the device you pick, or one line at a time."),
 )

@@ -69,3 +69,12 @@ def toggle(spec: BoolSpec, key: str, where: Any = st, **kwargs: Any) -> bool:
                          bind="query-params", **kwargs)
     _check(key, spec, raw, value, lambda a, b: a == b)
     return value
+
+
+def number(spec: FloatSpec | IntSpec, key: str, where: Any = st, fmt: str | None = None, **kwargs: Any) -> Any:
+    """A number box (for values that span decades, like a learning rate)."""
+    raw = _raw(key)
+    value = where.number_input(spec.label, spec.min, spec.max, spec.default, spec.step, format=fmt, key=key,
+                               help=spec.help or None, bind="query-params", **kwargs)
+    _check(key, spec, raw, value, lambda a, b: a == b)
+    return value
