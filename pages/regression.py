@@ -70,14 +70,11 @@ with train_tab:
         done = (s.epoch + 1) if s else 0
         progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}")
         with numbers.container():
-            m = st.columns(5)
+            m = st.columns(4)
             m[0].metric("weight", f"{s.weight:.4f}" if s else "–", f"true {w:g}", delta_color="off", delta_arrow="off")
             m[1].metric("bias", f"{s.bias:.4f}" if s else "–", f"true {b:g}", delta_color="off", delta_arrow="off")
             m[2].metric("train loss", _fmt(s.train_loss) if s else "–")
             m[3].metric("test loss", _fmt(s.test_loss) if s else "–")
-            per = run.get("seconds", 0.0) / max(done, 1)
-            m[4].metric("time per epoch", f"{per * 1e6:.0f} µs" if final and done else "…",
-                        help=f"Training only (drawing excluded), on {run['device']} with the {run['engine']} engine.")
         run["draws"] = run.get("draws", 0) + 1
         with chart.container():
             show_figure(training_figure(hist, cfg.epochs, arrays, true_line), key=f"live_{run['draws']}")
@@ -116,7 +113,9 @@ with train_tab:
         elif run["state"] == "stopped":
             st.info(f"Stopped after epoch {last.epoch}. Press Train to start again.")
         else:
-            st.success(f"Trained {last.epoch + 1} epochs on {run['device']} in {run['seconds']:.2f} s.")
+            st.success(f"Trained {last.epoch + 1} epochs on {run['device']} ({run['engine']} engine) in "
+                       f"{run['seconds']:.2f} s: {1e6 * run['seconds'] / (last.epoch + 1):.0f} µs per epoch "
+                       "(training only; drawing the charts is not counted).")
     else:
         if run is not None:
             st.info("The settings changed since the last run: press Train.")
@@ -138,16 +137,15 @@ with step_tab:
     if s3.button("Reset", icon=":material/restart_alt:", key="reset"):
         stepper = st.session_state["stepper"] = R.Stepper(cfg, dev)
     just_ran = (stepper.next_line - 1) % len(R.LOOP) if stepper.history or stepper.next_line else None
-    left, right = st.columns([1, 1.3])
+    lines = [f"for epoch in range({cfg.epochs}):  # now: epoch {stepper.epoch}"]
+    for i, (_, code, _) in enumerate(R.LOOP):
+        mark = "  # <- just ran" if i == just_ran else "  # <- next" if i == stepper.next_line else ""
+        lines.append(f"    {code}{mark}")
+    st.code("\n".join(lines), language="python")
+    if just_ran is not None:
+        st.markdown(R.LOOP[just_ran][2])
+    left, right = st.columns([1, 1.6])
     with left:
-        st.markdown(f"**Epoch {stepper.epoch}**")
-        lines = [f"for epoch in range({cfg.epochs}):"]
-        for i, (_, code, _) in enumerate(R.LOOP):
-            mark = "   # ← just ran" if i == just_ran else "   # ← next" if i == stepper.next_line else ""
-            lines.append(f"    {code}{mark}")
-        st.code("\n".join(lines), language="python")
-        if just_ran is not None:
-            st.markdown(R.LOOP[just_ran][2])
         wgt, bia = stepper.params()
         gw, gb = stepper.grads()
         rows = [("weight", f"{wgt:.6f}"), ("bias", f"{bia:.6f}"),
@@ -156,20 +154,20 @@ with step_tab:
         if stepper.loss is not None and stepper.next_line != 1:
             rows.insert(0, ("loss", f"{stepper.loss.item():.6f}"))
         st.dataframe([{"quantity": k, "value": v} for k, v in rows], hide_index=True, key="step_values")
-        if just_ran == 4 and stepper.before is not None:
-            (w0, b0), (w1, b1) = stepper.before, stepper.params()
-            if cfg.optimizer == "sgd":
-                st.latex(rf"w \leftarrow w - \text{{lr}}\cdot\text{{grad}} = {w0:.5f} - {cfg.lr:g}\times({gw:.5f}) = {w1:.5f}")
-                st.latex(rf"b \leftarrow b - \text{{lr}}\cdot\text{{grad}} = {b0:.5f} - {cfg.lr:g}\times({gb:.5f}) = {b1:.5f}")
-            else:
-                st.markdown(f"The step moved the weight by {w1 - w0:+.6f} and the bias by {b1 - b0:+.6f}. "
-                            f"{R.OPTIMIZERS[cfg.optimizer]} does not step by exactly lr × grad: it keeps "
-                            "running averages of past gradients and steps along those.")
     with right:
         show_figure(step_figure(arrays, true_line, *stepper.params(), stepper.predictions()), key="step_chart")
-        if cfg.loss == "l1":
-            st.caption("Under L1 the gradient is the mean of sign(error) × x: it does not shrink near the "
-                       "minimum, so with a fixed learning rate the line ends up stepping back and forth.")
+    if just_ran == 4 and stepper.before is not None:
+        (w0, b0), (w1, b1) = stepper.before, stepper.params()
+        if cfg.optimizer == "sgd":
+            st.latex(rf"w \leftarrow w - \text{{lr}}\cdot\text{{grad}} = {w0:.5f} - {cfg.lr:g}\times({gw:.5f}) = {w1:.5f}")
+            st.latex(rf"b \leftarrow b - \text{{lr}}\cdot\text{{grad}} = {b0:.5f} - {cfg.lr:g}\times({gb:.5f}) = {b1:.5f}")
+        else:
+            st.markdown(f"The step moved the weight by {w1 - w0:+.6f} and the bias by {b1 - b0:+.6f}. "
+                        f"{R.OPTIMIZERS[cfg.optimizer]} does not step by exactly lr × grad: it keeps "
+                        "running averages of past gradients and steps along those.")
+    if cfg.loss == "l1":
+        st.caption("Under L1 the gradient is the mean of sign(error) × x: it does not shrink near the "
+                   "minimum, so with a fixed learning rate the line ends up stepping back and forth.")
 
 # --- Devices ------------------------------------------------------------------------------------
 with device_tab:
