@@ -2,6 +2,7 @@
 weight-gradient norm of every layer read from `.grad`, swept over depth and averaged over seeds."""
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -14,7 +15,7 @@ from torch.nn.utils import skip_init
 from .activations import ACTIVATIONS, compute_curves
 from .controls import BoolSpec, ChoiceSpec, FloatSpec, IntSpec, MultiChoiceSpec
 
-BATCH = 32  # random inputs per backward pass
+BATCH = 16  # random inputs per backward pass (the cost of a sweep grows with it)
 N_SEEDS = 3  # networks averaged per point: seeds seed, seed+1, seed+2
 SWEEP_DEPTHS = (1, 2, 3, 5, 8, 12, 20, 30, 40, 50)  # the headline's x-axis (plus the chosen depth)
 STACK = max(SWEEP_DEPTHS)  # every network is the first d layers of one stack this deep
@@ -72,6 +73,10 @@ class DeepMLP(nn.Module):
         self.head = skip_init(nn.Linear, width, 1, **kw)
         self.residual = residual
 
+    def parameters_to_init(self) -> list[Tensor]:
+        """Every Linear's weight and bias, in the order init_ draws them."""
+        return [t for linear in [*self.layers, self.head] for t in (linear.weight, linear.bias)]
+
     def forward(self, x: Tensor, pre: list[Tensor] | None = None, hidden: list[Tensor] | None = None) -> Tensor:
         """The output (B, 1); `pre` and `hidden`, when given, collect each layer's pre-activation
         z and hidden state h."""
@@ -85,6 +90,20 @@ class DeepMLP(nn.Module):
             if hidden is not None:
                 hidden.append(h)
         return self.head(h)  # (B, 1)
+
+
+@functools.lru_cache(maxsize=16)
+def _draws(seed: int, width: int, init_name: str, std: float, dtype: str) -> tuple[tuple[Tensor, ...], Tensor, Tensor]:
+    """Initial weights and the random batch for one seed, on the CPU. They do not depend on the
+    activation, normalisation or residual switch, so every activation shares them (computed once,
+    never modified: callers copy them). In order: the stack's init from generator g, then x, y."""
+    dt = getattr(torch, dtype)
+    g = torch.Generator().manual_seed(seed)
+    model = DeepMLP("relu", STACK, width, dtype=dt)
+    init_(model, init_name, std, g)
+    x = torch.randn(BATCH, width, generator=g, dtype=dt)
+    y = torch.randn(BATCH, 1, generator=g, dtype=dt)
+    return tuple(p.detach() for p in model.parameters_to_init()), x, y
 
 
 def init_(model: DeepMLP, name: str, std: float, g: torch.Generator) -> None:
@@ -112,11 +131,12 @@ def measure(act: str, depths: tuple[int, ...], width: int, init_name: str = "def
     followed by the output layer: adding a layer to a network leaves the earlier ones as they were.
     `depth` (one of `depths`) is where the per-layer statistics are taken."""
     dt = getattr(torch, dtype)
-    g = torch.Generator().manual_seed(seed)
     model = DeepMLP(act, STACK, width, norm, residual, dt, device)
-    init_(model, init_name, std, g)
-    x = torch.randn(BATCH, width, generator=g, dtype=dt).to(device)  # (B, width) random inputs
-    y = torch.randn(BATCH, 1, generator=g, dtype=dt).to(device)  # (B, 1) random regression targets
+    weights, x, y = _draws(seed, width, init_name, std, dtype)
+    with torch.no_grad():
+        for p, v in zip(model.parameters_to_init(), weights):
+            p.copy_(v)
+    x, y = x.to(device), y.to(device)  # (B, width) random inputs, (B, 1) random regression targets
     pre: list[Tensor] = []
     hidden: list[Tensor] = []
     model(x, pre, hidden)
