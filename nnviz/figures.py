@@ -181,12 +181,13 @@ def _marks(fig: go.Figure, xs: list, ys: list, colour: str, group: str, floor: f
     over = [x for x, y in zip(xs, ys) if y == float("inf") or y != y]
     if under:
         fig.add_trace(go.Scatter(x=under, y=[floor] * len(under), mode="markers", legendgroup=group,
-                                 name=f"{group}: underflow to exactly 0 ({dtype})", showlegend=True,
+                                 name=f"{group}: exactly 0", showlegend=True,
                                  marker=dict(symbol="triangle-down", size=13, color=colour, line=dict(color="black", width=1)),
-                                 hovertemplate=f"{group}: the gradient is exactly 0 in {dtype} (underflow)<extra></extra>"), **kw)
+                                 hovertemplate=f"{group}: the gradient is exactly 0 in {dtype} (it underflowed, "
+                                               "or every unit in a layer passes no gradient)<extra></extra>"), **kw)
     if over:
         fig.add_trace(go.Scatter(x=over, y=[ceil] * len(over), mode="markers", legendgroup=group,
-                                 name=f"{group}: overflow to inf ({dtype})",
+                                 name=f"{group}: overflow (inf or nan)",
                                  marker=dict(symbol="triangle-up", size=13, color=colour, line=dict(color="black", width=1)),
                                  hovertemplate=f"{group}: the gradient overflowed to inf in {dtype}<extra></extra>"), **kw)
 
@@ -207,7 +208,8 @@ def _float32_floor(fig: go.Figure, lo: float, dtype: str) -> None:
 
 def depth_figure(sweeps: Sequence, colours: dict, dtype: str, show_bound: bool = True) -> go.Figure:
     """The headline: the first layer's weight-gradient norm against depth, one line per activation
-    (geometric mean over seeds, band from the smallest to the largest seed), the (max f')^L bound."""
+    (geometric mean over seeds, band from the smallest to the largest seed), and the activation's
+    share of the bound: the depth-1 value times (max f')^(L-1), one factor per added layer."""
     fig = go.Figure()
     every = [v for s in sweeps for row in s.first for v in row]
     lo, hi = _log_range(every)
@@ -231,7 +233,7 @@ def depth_figure(sweeps: Sequence, colours: dict, dtype: str, show_bound: bool =
                     keep = [(k, v) for k, v in zip(bd, by) if v >= floor]
                     if keep:
                         fig.add_trace(go.Scatter(x=[k for k, _ in keep], y=[v for _, v in keep], mode="lines",
-                                                 name=f"{s.act}: (max f')^L = {s.bound:.3g}^L", legendgroup=s.act,
+                                                 name=f"{s.act}: depth-1 value × {s.bound:.3g}^(L−1)", legendgroup=s.act,
                                                  line=dict(color=c, width=1.5, dash="dot")))
         _marks(fig, s.depths, s.first_mean, c, s.act, floor, ceil, dtype)
     _float32_floor(fig, lo, dtype)
@@ -270,9 +272,9 @@ def profile_figure(sweeps: Sequence, colours: dict, depth: int, dtype: str) -> g
 def heatmap_figure(sweep, dtype: str) -> go.Figure:
     """log10 of each layer's gradient norm (columns) for each depth (rows); exact zeros marked."""
     import math
-    vals = [v for row in sweep.grid for v in row if v is not None and 0 < v < float("inf")]
-    zmin = math.floor(min(vals)) - 1 if vals else -10
-    zmax = math.ceil(max(vals)) if vals else 1
+    logs = [math.log10(v) for row in sweep.grid for v in row if v is not None and 0 < v < float("inf")]
+    zmin = math.floor(min(logs)) - 1 if logs else -10  # exact zeros are drawn at the bottom
+    zmax = math.ceil(max(logs)) + 1 if logs else 1  # overflow (inf/nan) at the top
     z, text = [], []
     for row in sweep.grid:
         zr, tr = [], []
@@ -280,7 +282,7 @@ def heatmap_figure(sweep, dtype: str) -> go.Figure:
             if v is None:
                 zr.append(None), tr.append("")
             elif v == 0.0:
-                zr.append(zmin), tr.append(f"exactly 0 ({dtype} underflow)")
+                zr.append(zmin), tr.append(f"exactly 0 ({dtype} underflow, or every unit dead)")
             elif v == float("inf") or v != v:
                 zr.append(zmax), tr.append(f"inf ({dtype} overflow)")
             else:

@@ -14,6 +14,7 @@ from typing import Callable
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import skip_init
 
 from .controls import FloatSpec, IntSpec, MultiChoiceSpec
 from .palette import OKABE_ITO
@@ -89,7 +90,7 @@ def parse_csv(raw: bytes) -> Data:
     except UnicodeDecodeError:
         raise DataError("The file is not UTF-8 text. Upload a plain CSV with two columns, x and y.") from None
     rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
-    if rows and not _numeric(rows[0][0]):
+    if rows and len(rows[0]) == 2 and not (_numeric(rows[0][0]) and _numeric(rows[0][1])):
         rows = rows[1:]  # a header line
     if len(rows) > MAX_ROWS:
         raise DataError(f"The file has {len(rows)} rows; the limit is {MAX_ROWS}.")
@@ -98,7 +99,8 @@ def parse_csv(raw: bytes) -> Data:
     xs, ys = [], []
     for i, r in enumerate(rows, start=1):
         if len(r) != 2:
-            raise DataError(f"Row {i} has {len(r)} columns; every row needs exactly two: x,y.")
+            raise DataError(f"Row {i} has {len(r)} column{'s' * (len(r) != 1)}; every row needs exactly two, "
+                            "separated by a comma: x,y.")
         if not (_numeric(r[0]) and _numeric(r[1])):
             raise DataError(f"Row {i} ({','.join(r)[:40]}) is not two finite numbers.")
         xs.append(float(r[0]))
@@ -158,7 +160,7 @@ def fit_line(data: Data, loss: str, delta: float = DELTA.default, beta: float = 
     dt = _dtype(device)
     X = torch.tensor(data.x, dtype=dt, device=device)[:, None]  # (N, 1)
     Y = torch.tensor(data.y, dtype=dt, device=device)[:, None]  # (N, 1)
-    model = nn.Linear(1, 1, dtype=dt, device=device)
+    model = skip_init(nn.Linear, 1, 1, dtype=dt, device=device)  # no draw from the global generator
     nn.init.zeros_(model.weight)  # a fixed start: the optimum does not depend on it (convex loss)
     nn.init.zeros_(model.bias)
     crit = LOSSES[loss].module(delta, beta)
@@ -281,11 +283,13 @@ def surface(data: Data, loss: str, slopes: tuple[float, float], intercepts: tupl
     Y = torch.tensor(data.y, dtype=torch.float64)
     w = torch.linspace(*slopes, n, dtype=torch.float64)  # (n,)
     b = torch.linspace(*intercepts, n, dtype=torch.float64)  # (n,)
-    pred = w[None, :, None] * X[None, None, :] + b[:, None, None]  # (n_b, n_w, N)
     crit = LOSSES[loss].module(delta, beta)
     crit.reduction = "none"
-    Z = crit(pred, Y.expand_as(pred)).mean(-1)  # (n_b, n_w)
-    return w.tolist(), b.tolist(), Z.tolist()
+    rows = []
+    for bi in b:  # one intercept row at a time: memory stays n x N, even for a 1000-row upload
+        pred = w[:, None] * X[None, :] + bi  # (n_w, N)
+        rows.append(crit(pred, Y.expand_as(pred)).mean(-1))  # (n_w,)
+    return w.tolist(), b.tolist(), torch.stack(rows).tolist()
 
 
 def flag_far_points(data: Data, l1: Fit) -> Data:

@@ -73,7 +73,7 @@ def make_data(cfg: RegressionConfig) -> Data:
     if cfg.noise > 0:
         g = torch.Generator().manual_seed(cfg.seed + 1)  # its own stream: init stays the classic one
         y = y + cfg.noise * torch.randn(y.shape, generator=g)
-    k = int(cfg.split * len(X))
+    k = int(round(cfg.split * len(X), 9))  # round first: int(0.7 * 90) would be 62, not 63
     return Data(X[:k], y[:k], X[k:], y[k:])
 
 
@@ -341,7 +341,7 @@ def state_dict_bytes(config: RegressionConfig, history: list[Snapshot]) -> bytes
     """The trained nn.Linear(1, 1)'s state_dict (torch.save format) at the last snapshot."""
     import io
 
-    model = nn.Linear(1, 1)
+    model = skip_init(nn.Linear, 1, 1)  # no draw from the global generator
     with torch.no_grad():
         model.weight.fill_(history[-1].weight)
         model.bias.fill_(history[-1].bias)
@@ -367,7 +367,7 @@ device = "{device}"
 weight, bias = {config.weight!r}, {config.bias!r}
 X = torch.arange(0, 1, 1 / {config.n})[:{config.n}].unsqueeze(1)
 y = weight * X + bias
-{noise}split = int({config.split!r} * len(X))
+{noise}split = int(round({config.split!r} * len(X), 9))
 X_train, y_train = X[:split].to(device), y[:split].to(device)
 X_test, y_test = X[split:].to(device), y[split:].to(device)
 

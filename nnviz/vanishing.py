@@ -92,7 +92,7 @@ class DeepMLP(nn.Module):
         return self.head(h)  # (B, 1)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=6)  # at most ~40 MB (width 128, float64), 2 settings x 3 seeds
 def _draws(seed: int, width: int, init_name: str, std: float, dtype: str) -> tuple[tuple[Tensor, ...], Tensor, Tensor]:
     """Initial weights and the random batch for one seed, on the CPU. They do not depend on the
     activation, normalisation or residual switch, so every activation shares them (computed once,

@@ -70,7 +70,7 @@ show_figure(residual_figure(result.curves, labels, colours, delta, beta), key="r
 st.markdown(
     "The right panel is the derivative of one point's loss, computed by autograd through the loss "
     "module with `reduction='none'`. Under **MSE** it is $2r$: a point twice as far pulls twice as "
-    "hard, so a residual of 12 pulls like 24 points with residual 1. Under **L1** it is "
+    "hard, so one point with residual 12 pulls like 12 points with residual 1. Under **L1** it is "
     r"$\mathrm{sign}(r)$: every point pulls with the same force, however far it is. **Huber** "
     r"(and Smooth L1, which is Huber divided by $\delta$ with $\beta = \delta$) is quadratic near 0 "
     "and linear beyond, a middle ground."

@@ -107,11 +107,11 @@ with train_tab:
         draw(run, final=True)
         last = run["history"][-1]
         if run["state"] == "diverged":
-            st.error(f"The loss blew up at epoch {last.epoch} (train loss {last.train_loss:.3g}): with "
+            st.error(f"The loss blew up within {last.epoch + 1} epochs (train loss {last.train_loss:.3g}): with "
                      f"learning rate {cfg.lr:g} each step overshoots the minimum by more than it corrects, "
                      "so the parameters swing ever wider. Training was stopped. Try a smaller learning rate.")
         elif run["state"] == "stopped":
-            st.info(f"Stopped after epoch {last.epoch}. Press Train to start again.")
+            st.info(f"Stopped after {last.epoch + 1} epochs. Press Train to start again.")
         else:
             st.success(f"Trained {last.epoch + 1} epochs on {run['device']} ({run['engine']} engine) in "
                        f"{run['seconds']:.2f} s: {1e6 * run['seconds'] / (last.epoch + 1):.0f} µs per epoch "
@@ -148,9 +148,10 @@ with step_tab:
     with left:
         wgt, bia = stepper.params()
         gw, gb = stepper.grads()
+        none_text = "None (cleared by zero_grad)" if stepper.epoch > 0 else "None (no backward yet)"
         rows = [("weight", f"{wgt:.6f}"), ("bias", f"{bia:.6f}"),
-                ("weight.grad", "None (no backward yet)" if gw is None else f"{gw:.6f}"),
-                ("bias.grad", "None (no backward yet)" if gb is None else f"{gb:.6f}")]
+                ("weight.grad", none_text if gw is None else f"{gw:.6f}"),
+                ("bias.grad", none_text if gb is None else f"{gb:.6f}")]
         if stepper.loss is not None and stepper.next_line != 1:
             rows.insert(0, ("loss", f"{stepper.loss.item():.6f}"))
         st.dataframe([{"quantity": k, "value": v} for k, v in rows], hide_index=True, key="step_values")

@@ -46,17 +46,23 @@ with main:
     st.caption(
         f"Each point: the first layer's gradient norm, geometric mean over {V.N_SEEDS} seeds "
         f"({seed}…{seed + V.N_SEEDS - 1}); the band spans the smallest to the largest seed. Dotted: "
-        "the bound (max f')^L from the activation's steepest slope, started at the depth-1 value. "
-        "Triangles at the bottom: the gradient was exactly 0 (underflow), not a tiny number."
+        "the depth-1 value times (max f')^(L−1), what the activation's steepest slope alone allows. "
+        "Triangles at the bottom: the gradient was exactly 0, not a tiny number; at the top: overflow."
     )
     cols = st.columns(len(sweeps))
     for col, s in zip(cols, sweeps):
         last, first = s.first_mean[-1], s.first_mean[0]
-        text = ("underflow" if last == 0 else "overflow" if last == float("inf") or first == 0
-                else f"× {last / first:.1e}")
+        if last != last or last == float("inf"):
+            text = "overflow"
+        elif first == 0:
+            text = "0 already at depth 1"
+        elif last == 0:
+            text = "exactly 0"
+        else:
+            text = f"× {last / first:.1e}"
         col.metric(f"{s.act}, depth {s.depths[-1]} vs 1", text, border=True,
                    help="The first layer's gradient norm in the deepest network divided by the one in a "
-                        "one-layer network (underflow: it became exactly 0).")
+                        "one-layer network (overflow: it became inf or nan).")
 
 # --- Profile and heat map -----------------------------------------------------------------------
 st.subheader(f"Layer by layer, in a network of depth {depth}")
@@ -67,10 +73,11 @@ with st.expander("Heat map: every layer of every depth", expanded=False):
     for tab, s in zip(tabs, sweeps):
         with tab:
             show_figure(heatmap_figure(s, dtype), key=f"heat_{s.act}")
-if dtype == "float32" and any(v == 0.0 for s in sweeps for v in s.first_mean):
-    st.warning("Some gradients are **exactly 0**: every entry fell below the smallest float32 number "
-               "(about 1.4e-45) and underflowed. Switch *Precision* to float64 to see how far down they "
-               "really went.")
+if any(v == 0.0 for s in sweeps for v in s.first_mean) and dtype == "float32":
+    st.warning("Some gradients are **exactly 0**. Either every entry fell below the smallest float32 "
+               "number (about 1.4e-45) and underflowed, or every unit of a layer is saturated or dead "
+               "(f'(z) = 0). Switch *Precision* to float64: if the zero turns into a tiny number, it was "
+               "underflow.")
 
 # --- Why ----------------------------------------------------------------------------------------
 st.subheader("Why: the slope each layer multiplies by")

@@ -150,3 +150,8 @@ def test_good_csv_with_header_is_fitted():
     assert len(a.data.x) == 11
     assert a.fits["l1"].slope == pytest.approx(2.0, abs=1e-6)
     assert a.data.outlier[-1] and sum(a.data.outlier) == 1  # flagged as far from the L1 line
+
+
+def test_semicolon_csv_says_to_use_commas():
+    with pytest.raises(L.DataError, match="separated by a comma"):
+        L.parse_csv(b"1;2\n2;3\n3;4\n")

@@ -220,13 +220,13 @@ def test_vanishing_page_default(app):
 def test_vanishing_page_controls_and_underflow(app):
     at = app(VAN, act="sigmoid", init="normal", std="0.05", depth="50")
     depth = figure(at, 0)
-    under = [t for t in depth["data"] if "underflow" in (t.get("name") or "")]
+    under = [t for t in depth["data"] if "exactly 0" in (t.get("name") or "")]
     assert under and under[0]["x"] == [50]
     assert any("exactly 0" in w.value for w in at.warning)
     at.selectbox(key="dtype").set_value("float64").run()
     assert not at.exception
     depth = figure(at, 0)
-    assert not [t for t in depth["data"] if "underflow" in (t.get("name") or "")]
+    assert not [t for t in depth["data"] if "exactly 0" in (t.get("name") or "")]
     sig = dict(zip(traces(at, 0)["sigmoid"]["x"], traces(at, 0)["sigmoid"]["y"]))
     assert 0 < sig[50] < 1.4e-45
     at.toggle(key="residual").set_value(True).run()
@@ -281,7 +281,7 @@ def test_regression_page_train_stop_and_step(app):
     run = at.session_state["regression_run"]
     run["state"], run["history"] = "running", run["history"][:300]
     at.button(key="stop").click().run()
-    assert any("Stopped after epoch 299" in i.value for i in at.info)
+    assert any("Stopped after 300 epochs" in i.value for i in at.info)
     assert {m.label: m.value for m in at.metric}["weight"] == f"{run['history'][-1].weight:.4f}"
     # step mode: five lines make one epoch, and the SGD update is shown with its numbers
     for _ in range(5):
@@ -315,3 +315,18 @@ def test_regression_device_comparison(app):
     assert "cpu" in list(table["device"])
     cpu = table[table["device"] == "cpu"].iloc[0]
     assert cpu["µs per epoch"] > 0
+
+
+def test_vanishing_page_exploding_links_do_not_crash(app):
+    for query in ({"act": ["tanh", "relu"], "init": "normal", "std": "0.5"},
+                  {"act": "relu", "init": "normal", "std": "3", "width": "128"},
+                  {"act": "hardtanh", "init": "normal", "std": "3", "dtype": "float64"}):
+        at = app(VAN, **query)
+        assert not at.exception, query
+        labels = {m.label: m.value for m in at.metric}
+        assert all(v in ("overflow", "exactly 0", "0 already at depth 1") or v.startswith("× ")
+                   for v in labels.values()), labels
+        assert "nan" not in " ".join(labels.values())
+        heat = figure(at, 2)["data"][0]
+        finite = [z for row in heat["z"] for z in row if z is not None]
+        assert heat["zmin"] <= min(finite) and heat["zmax"] >= max(finite)

@@ -178,3 +178,18 @@ def test_classic_run_on_mps_matches_cpu():
     cpu = list(R.train(R.RegressionConfig(), "cpu", every=999))[-1]
     mps = list(R.train(R.RegressionConfig(), "mps", every=999))[-1]
     assert mps.weight == pytest.approx(cpu.weight, abs=1e-4) and mps.bias == pytest.approx(cpu.bias, abs=1e-4)
+
+
+def test_split_counts_points_as_a_person_would():
+    for n, split, k in ((90, 0.7, 63), (50, 0.8, 40), (10, 0.95, 9), (30, 0.9, 27)):
+        d = R.make_data(R.RegressionConfig(n=n, split=split))
+        assert len(d.X_train) == k and len(d.X_test) == n - k
+
+
+def test_no_global_random_state_is_used():
+    state = torch.random.get_rng_state()
+    hist = list(R.train(R.RegressionConfig(epochs=5), every=1))
+    R.state_dict_bytes(R.RegressionConfig(), hist)
+    from nnviz import losses as L
+    L.fit_line(L.make_data(3, 10.0, 0.5, 1), "l1")
+    assert torch.equal(torch.random.get_rng_state(), state)
