@@ -33,7 +33,6 @@ class Activation:
     derivative_formula: str  # LaTeX of f'(x)
     colour: str
     params: Mapping[str, FloatSpec | ChoiceSpec] = field(default_factory=dict)
-    module_code: Callable[[Params], str] = lambda p: ""  # source of the module call, for scripts
 
     def defaults(self) -> dict[str, float | str]:
         return {k: s.default for k, s in self.params.items()}
@@ -45,13 +44,9 @@ class Activation:
         return merged
 
 
-def _step(cond: Tensor) -> Tensor:
-    return cond.to(torch.get_default_dtype() if not cond.is_floating_point() else cond.dtype)
-
-
-def _where(cond: Tensor, a: Tensor | float, b: Tensor | float, like: Tensor) -> Tensor:
-    return torch.where(cond, torch.as_tensor(a, dtype=like.dtype, device=like.device),
-                       torch.as_tensor(b, dtype=like.dtype, device=like.device))
+def _where(cond: Tensor, a: float, b: float, like: Tensor) -> Tensor:
+    """a where cond holds, else b, in like's dtype and device."""
+    return torch.where(cond, torch.full_like(like, a), torch.full_like(like, b))
 
 
 def _gelu_derivative(x: Tensor, p: Params) -> Tensor:
@@ -93,7 +88,7 @@ def _entries() -> list[Activation]:
         ),
         Activation(
             "relu", "nn.ReLU", lambda p: nn.ReLU(),
-            lambda x, p: _step(x > 0),
+            lambda x, p: (x > 0).to(x.dtype),
             r"\mathrm{ReLU}(x) = \max(0, x)", r"\mathrm{ReLU}'(x) = 1 \text{ if } x>0 \text{ else } 0", "",
         ),
         Activation(
@@ -149,7 +144,7 @@ def _entries() -> list[Activation]:
         ),
         Activation(
             "hardtanh", "nn.Hardtanh", lambda p: nn.Hardtanh(min_val=float(p["min_val"]), max_val=float(p["max_val"])),
-            lambda x, p: _step((x > float(p["min_val"])) & (x < float(p["max_val"]))).to(x.dtype),
+            lambda x, p: ((x > float(p["min_val"])) & (x < float(p["max_val"]))).to(x.dtype),
             r"\mathrm{Hardtanh}(x) = \min(\max(x, m), M)", r"f'(x) = 1 \text{ if } m<x<M \text{ else } 0", "",
             {"min_val": FloatSpec("min value m", -3.0, -0.1, -1.0, 0.1),
              "max_val": FloatSpec("max value M", 0.1, 3.0, 1.0, 0.1)},

@@ -167,3 +167,21 @@ def test_regression_trains_the_default_run_from_a_deep_link(browser):
         page.close()
     finally:
         server.stop()
+
+
+def test_stop_interrupts_a_running_training(browser, server):
+    page, errors = _open(browser, server.url + "/regression?slow=true&epochs=2000", "[data-testid='stPlotlyChart']")
+    page.locator("[data-testid='stButton'] button", has_text="Train").first.click()
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='running']", timeout=30_000)
+    page.wait_for_timeout(1500)  # slow motion: a 2000-epoch run takes about 5 s
+    page.locator("[data-testid='stMain'] [data-testid='stButton'] button", has_text="Stop").first.click()
+    page.wait_for_selector("[data-testid='stAlert']:has-text('Stopped after')", timeout=30_000)
+    wait_idle(page)
+    _assert_full_app(page, errors)
+    text = page.locator("[data-testid='stAlert']:has-text('Stopped after')").inner_text()
+    done = int(text.split("Stopped after ")[1].split(" epochs")[0])
+    assert 0 < done < 2000
+    weight = page.locator("[data-testid='stMetric']", has=page.locator(
+        "[data-testid='stMetricLabel']", has_text="weight")).first.locator("[data-testid='stMetricValue']").inner_text()
+    assert weight != "–"  # what it learned so far stays on screen
+    page.close()

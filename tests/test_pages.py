@@ -1,5 +1,4 @@
 """Every page through AppTest: no exception, and the figures' numbers checked from their JSON."""
-import math
 import re
 import subprocess
 import sys
