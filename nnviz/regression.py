@@ -115,16 +115,31 @@ def train(config: RegressionConfig = RegressionConfig(), device: str = "cpu", ev
     engine="cuda_graph" (CUDA only) captures one whole epoch (forward, loss, backward, optimizer
     step, test evaluation) in a CUDA graph and replays it: the same arithmetic without the
     per-kernel launch cost of Python and eager dispatch."""
-    if engine == "cuda_graph":
-        yield from _train_graph(config, torch.device(device), every)
-        return
-    dev = torch.device(device)
-    data = make_data(config)
-    Xtr, ytr, Xte, yte = (t.to(dev) for t in (data.X_train, data.y_train, data.X_test, data.y_test))
-    model = make_model(config.seed, dev)
-    loss_fn = make_loss(config.loss)
-    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr)
+    epochs = _graph_epochs(config, torch.device(device)) if engine == "cuda_graph" else _eager_epochs(config, device)
     first = None
+    for epoch, loss, test_loss, model in epochs:
+        if epoch % every == 0 or epoch == config.epochs - 1:
+            snap = _snapshot(epoch, loss, test_loss, model)
+            first = snap.train_loss if first is None else first
+            if _diverged(snap.train_loss, first):
+                yield replace(snap, diverged=True)
+                return
+            yield snap
+
+
+def _setup(config: RegressionConfig, dev: torch.device, capturable: bool = False):
+    """The data on `dev`, the model, the loss module and the optimizer for one run."""
+    d = make_data(config)
+    data = Data(*(t.to(dev) for t in (d.X_train, d.y_train, d.X_test, d.y_test)))
+    model = make_model(config.seed, dev)
+    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, capturable)
+    return data, model, make_loss(config.loss), optimizer
+
+
+def _eager_epochs(config: RegressionConfig, device: str) -> Iterator[tuple[int, Tensor, Tensor, nn.Linear]]:
+    """The seed note's loop; yields (epoch, train loss, test loss, model) after every epoch."""
+    data, model, loss_fn, optimizer = _setup(config, torch.device(device))
+    Xtr, ytr, Xte, yte = data.X_train, data.y_train, data.X_test, data.y_test
     for epoch in range(config.epochs):
         model.train()
         y_pred = model(Xtr)  # 1. forward pass
@@ -135,13 +150,7 @@ def train(config: RegressionConfig = RegressionConfig(), device: str = "cpu", ev
         model.eval()
         with torch.inference_mode():
             test_loss = loss_fn(model(Xte), yte)
-        if epoch % every == 0 or epoch == config.epochs - 1:
-            snap = _snapshot(epoch, loss, test_loss, model)
-            first = snap.train_loss if first is None else first
-            if _diverged(snap.train_loss, first):
-                yield replace(snap, diverged=True)
-                return
-            yield snap
+        yield epoch, loss, test_loss, model
 
 
 def _snapshot(epoch: int, loss: Tensor, test_loss: Tensor, model: nn.Linear) -> Snapshot:
@@ -150,14 +159,13 @@ def _snapshot(epoch: int, loss: Tensor, test_loss: Tensor, model: nn.Linear) -> 
     return Snapshot(epoch, *values)
 
 
-def _train_graph(config: RegressionConfig, dev: torch.device, every: int) -> Iterator[Snapshot]:
+def _graph_epochs(config: RegressionConfig, dev: torch.device) -> Iterator[tuple[int, Tensor, Tensor, nn.Linear]]:
+    """One whole epoch captured in a CUDA graph and replayed; yields like _eager_epochs (the loss
+    tensors are the graph's static outputs, overwritten by each replay)."""
     if dev.type != "cuda":
         raise ValueError("the CUDA-graph engine needs a CUDA device")
-    data = make_data(config)
-    Xtr, ytr, Xte, yte = (t.to(dev) for t in (data.X_train, data.y_train, data.X_test, data.y_test))
-    model = make_model(config.seed, dev)
-    loss_fn = make_loss(config.loss)
-    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, capturable=True)
+    data, model, loss_fn, optimizer = _setup(config, dev, capturable=True)
+    Xtr, ytr, Xte, yte = data.X_train, data.y_train, data.X_test, data.y_test
     # Warm up on a side stream (creates the optimizer's state and the library handles), as the
     # whole-network capture recipe in torch.cuda's documentation does; then put the parameters
     # and optimizer state back to their starting values so replay 1 is the eager loop's epoch 0.
@@ -185,16 +193,9 @@ def _train_graph(config: RegressionConfig, dev: torch.device, every: int) -> Ite
         optimizer.step()
         with torch.no_grad():
             test_loss = loss_fn(model(Xte), yte)
-    first = None
     for epoch in range(config.epochs):
         graph.replay()
-        if epoch % every == 0 or epoch == config.epochs - 1:
-            snap = _snapshot(epoch, loss, test_loss, model)
-            first = snap.train_loss if first is None else first
-            if _diverged(snap.train_loss, first):
-                yield replace(snap, diverged=True)
-                return
-            yield snap
+        yield epoch, loss, test_loss, model
 
 
 # --- Step mode -------------------------------------------------------------------------------------
@@ -222,12 +223,7 @@ class Stepper:
     history: list = field(default_factory=list)  # (epoch, train_loss, test_loss, weight, bias)
 
     def __post_init__(self) -> None:
-        d = make_data(self.config)
-        dev = torch.device(self.device)
-        self.data = Data(*(t.to(dev) for t in (d.X_train, d.y_train, d.X_test, d.y_test)))
-        self.model = make_model(self.config.seed, dev)
-        self.loss_fn = make_loss(self.config.loss)
-        self.optimizer = make_optimizer(self.config.optimizer, self.model.parameters(), self.config.lr)
+        self.data, self.model, self.loss_fn, self.optimizer = _setup(self.config, torch.device(self.device))
 
     def advance(self) -> None:
         """Run the next line of the loop; after the step, evaluate on the test set (epoch done)."""
