@@ -68,6 +68,16 @@ def notice(message: str) -> None:
     area.warning(message, icon="⚠️")
 
 
+def intro(text: str) -> None:
+    """The page's opening paragraph. In presentation mode it folds into a closed panel, so the
+    projected first screen is the headline figure (the teacher says the words)."""
+    if presenting():
+        with st.expander("About this page", icon=":material/info:"):
+            st.markdown(text)
+    else:
+        st.markdown(text)
+
+
 def presenting() -> bool:
     return bool(getattr(_run, "present", False))
 

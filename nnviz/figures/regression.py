@@ -1,0 +1,116 @@
+"""Figures of the regression page."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .common import _base
+
+# --- Live linear regression ----------------------------------------------------------------------
+
+TRAIN_COLOUR, TEST_COLOUR, MODEL_COLOUR = "#0072B2", "#E69F00", "#D55E00"
+
+
+def _data_traces(fig: go.Figure, X_train, y_train, X_test, y_test, true_line, row: int, col: int) -> None:
+    fig.add_trace(go.Scatter(x=X_train, y=y_train, mode="markers", name="training data",
+                             marker=dict(color=TRAIN_COLOUR, size=7)), row=row, col=col)
+    fig.add_trace(go.Scatter(x=X_test, y=y_test, mode="markers", name="test data",
+                             marker=dict(color=TEST_COLOUR, size=7, symbol="square")), row=row, col=col)
+    xs = list(X_train) + list(X_test)
+    lo, hi = min(xs), max(xs)
+    w, b = true_line
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[w * lo + b, w * hi + b], mode="lines", name=f"true line y = {w:g}x + {b:g}",
+                             line=dict(color="#555", dash="dot", width=2)), row=row, col=col)
+
+
+def training_figure(history: Sequence, epochs: int, data: tuple, true_line: tuple[float, float]) -> go.Figure:
+    """Left: train and test loss against epoch (log scale). Right: the data, the true line and the
+    model's current line."""
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.09,
+                        subplot_titles=("loss per epoch", "the data and the model's line"))
+    ep = [s.epoch for s in history]
+    fig.add_trace(go.Scatter(x=ep, y=[s.train_loss for s in history], name="train loss", mode="lines",
+                             line=dict(color=TRAIN_COLOUR, width=2.5)), row=1, col=1)
+    fig.add_trace(go.Scatter(x=ep, y=[s.test_loss for s in history], name="test loss", mode="lines",
+                             line=dict(color=TEST_COLOUR, width=2.5)), row=1, col=1)
+    _data_traces(fig, *data, true_line, row=1, col=2)
+    if history:
+        s = history[-1]
+        xs = list(data[0]) + list(data[2])
+        lo, hi = min(xs), max(xs)
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[s.weight * lo + s.bias, s.weight * hi + s.bias], mode="lines",
+                                 name=f"model: y = {s.weight:.4f}x + {s.bias:.4f}",
+                                 line=dict(color=MODEL_COLOUR, width=3.5)), row=1, col=2)
+    fig.update_xaxes(title_text="epoch", range=[0, max(epochs - 1, 1)], row=1, col=1)
+    fig.update_yaxes(title_text="loss (log scale)", type="log", exponentformat="power", row=1, col=1)
+    fig.update_xaxes(title_text="X (input)", row=1, col=2)
+    fig.update_yaxes(title_text="y (target)", row=1, col=2)
+    fig = _base(fig, height=460, titled=True)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def step_figure(data: tuple, true_line: tuple[float, float], weight: float, bias: float,
+                predictions: Sequence[float] | None) -> go.Figure:
+    """The data, the model's line, and (after the forward pass) each prediction with its error."""
+    fig = make_subplots(rows=1, cols=1)
+    _data_traces(fig, *data, true_line, row=1, col=1)
+    X_train, y_train = data[0], data[1]
+    xs = list(X_train) + list(data[2])
+    lo, hi = min(xs), max(xs)
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[weight * lo + bias, weight * hi + bias], mode="lines",
+                             name=f"model: y = {weight:.4f}x + {bias:.4f}", line=dict(color=MODEL_COLOUR, width=3)))
+    if predictions is not None:
+        ex, ey = [], []
+        for x, t, p in zip(X_train, y_train, predictions):
+            ex += [x, x, None]
+            ey += [t, p, None]
+        fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", name="error (y_pred − y)",
+                                 line=dict(color=MODEL_COLOUR, width=1, dash="dot")))
+        fig.add_trace(go.Scatter(x=list(X_train), y=list(predictions), mode="markers", name="y_pred",
+                                 marker=dict(color=MODEL_COLOUR, size=7, symbol="diamond")))
+    fig.update_xaxes(title_text="X (input)")
+    fig.update_yaxes(title_text="y (target)")
+    fig = _base(fig, height=420)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def path_figure(surface: tuple, history: Sequence, true_line: tuple[float, float], loss_name: str,
+                zoom_from: int) -> go.Figure:
+    """The path of (weight, bias) over the training-loss contours; right: the last epochs, zoomed."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.09, subplot_titles=(
+        f"(weight, bias) over the {loss_name} loss surface", f"zoom: epochs {zoom_from}–{history[-1].epoch}"))
+    w, b, z = surface
+    fig.add_trace(go.Contour(x=w, y=b, z=z, ncontours=30, colorscale="Viridis", showscale=False,
+                             contours=dict(coloring="lines"), line=dict(width=1), name="training loss",
+                             hovertemplate="weight %{x:.3f}<br>bias %{y:.3f}<br>loss %{z:.4f}<extra></extra>"), row=1, col=1)
+    for col, part in ((1, history), (2, [s for s in history if s.epoch >= zoom_from])):
+        fig.add_trace(go.Scatter(x=[s.weight for s in part], y=[s.bias for s in part], mode="lines+markers",
+                                 name="path" if col == 1 else "path (zoom)", showlegend=col == 1,
+                                 line=dict(color=MODEL_COLOUR, width=1.5), marker=dict(size=3 if col == 1 else 5),
+                                 hovertemplate="epoch %{text}<br>weight %{x:.5f}<br>bias %{y:.5f}<extra></extra>",
+                                 text=[s.epoch for s in part]), row=1, col=col)
+        fig.add_trace(go.Scatter(x=[true_line[0]], y=[true_line[1]], mode="markers", name="true (weight, bias)",
+                                 showlegend=col == 1, marker=dict(symbol="star", size=16, color="#000")), row=1, col=col)
+    fig.add_trace(go.Scatter(x=[history[0].weight], y=[history[0].bias], mode="markers", name="after epoch 0",
+                             marker=dict(symbol="circle-open", size=14, color=MODEL_COLOUR, line_width=3)), row=1, col=1)
+    for col in (1, 2):
+        fig.update_xaxes(title_text="weight", row=1, col=col)
+        fig.update_yaxes(title_text="bias", row=1, col=col)
+    fig = _base(fig, height=460, titled=True)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def timing_figure(timings: Sequence) -> go.Figure:
+    """Seconds per epoch on each device and engine (available ones only)."""
+    ok = [t for t in timings if t.seconds_per_epoch is not None]
+    labels = [f"{t.device} ({t.engine})" for t in ok]
+    fig = go.Figure(go.Bar(x=[1e6 * t.seconds_per_epoch for t in ok], y=labels, orientation="h",
+                           marker_color=TRAIN_COLOUR, text=[f"{1e6 * t.seconds_per_epoch:.0f} µs" for t in ok],
+                           textposition="outside"))
+    fig.update_xaxes(title_text="time per epoch (µs, lower is faster)", rangemode="tozero")
+    return _base(fig, height=140 + 50 * len(ok))

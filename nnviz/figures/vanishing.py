@@ -1,0 +1,164 @@
+"""Figures of the vanishing-gradient page."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .common import _base
+
+# --- Vanishing gradients --------------------------------------------------------------------------
+
+def _log_range(values: Sequence[float]) -> tuple[float, float]:
+    """log10 axis range around the finite positive values, with room below for underflow marks."""
+    pos = [v for v in values if v > 0 and v != float("inf")]
+    lo, hi = (min(pos), max(pos)) if pos else (1e-10, 1.0)
+    import math
+    return math.log10(lo) - 1.0, math.log10(hi) + 0.7
+
+
+def _marks(fig: go.Figure, xs: list, ys: list, colour: str, group: str, floor: float, ceil: float, dtype: str,
+           row: int | None = None, col: int | None = None) -> None:
+    """Underflow (exactly 0) and overflow (inf) points, drawn at the axis edges, never dropped."""
+    kw = dict(row=row, col=col) if row else {}
+    under = [x for x, y in zip(xs, ys) if y == 0.0]
+    over = [x for x, y in zip(xs, ys) if y == float("inf") or y != y]
+    if under:
+        fig.add_trace(go.Scatter(x=under, y=[floor] * len(under), mode="markers", legendgroup=group,
+                                 name=f"{group}: exactly 0", showlegend=True,
+                                 marker=dict(symbol="triangle-down", size=13, color=colour, line=dict(color="black", width=1)),
+                                 hovertemplate=f"{group}: the gradient is exactly 0 in {dtype} (it underflowed, "
+                                               "or every unit in a layer passes no gradient)<extra></extra>"), **kw)
+    if over:
+        fig.add_trace(go.Scatter(x=over, y=[ceil] * len(over), mode="markers", legendgroup=group,
+                                 name=f"{group}: overflow (inf or nan)",
+                                 marker=dict(symbol="triangle-up", size=13, color=colour, line=dict(color="black", width=1)),
+                                 hovertemplate=f"{group}: the gradient overflowed to inf in {dtype}<extra></extra>"), **kw)
+
+
+FLOAT32_TINY = 1.1754943508222875e-38  # torch.finfo(torch.float32).tiny: smallest normal float32
+
+
+def _float32_floor(fig: go.Figure, lo: float, dtype: str) -> None:
+    """Where float32 starts losing digits (subnormals), and below which a value becomes 0."""
+    import math
+    if dtype == "float32" and lo < math.log10(FLOAT32_TINY):
+        fig.add_hline(y=FLOAT32_TINY, line=dict(color="#888", dash="dash", width=1))
+        # (on a log axis an annotation's y is given as log10 of the value)
+        fig.add_annotation(x=1, xref="paper", xanchor="right", y=math.log10(FLOAT32_TINY), yanchor="bottom",
+                           showarrow=False, font=dict(size=11, color="#666"),
+                           text="smallest normal float32, 1.2e-38: below it digits are lost; below 1.4e-45 it is 0")
+
+
+def depth_figure(sweeps: Sequence, colours: dict, dtype: str, show_bound: bool = True) -> go.Figure:
+    """The headline: the first layer's weight-gradient norm against depth, one line per activation
+    (geometric mean over seeds, band from the smallest to the largest seed), and the activation's
+    share of the bound: the depth-1 value times (max f')^(L-1), one factor per added layer."""
+    fig = go.Figure()
+    every = [v for s in sweeps for row in s.first for v in row]
+    lo, hi = _log_range(every)
+    floor, ceil = 10 ** (lo + 0.3), 10 ** (hi - 0.2)
+    for s in sweeps:
+        c = colours[s.act]
+        ok = [(d, m, min(r), max(r)) for d, m, r in zip(s.depths, s.first_mean, s.first)
+              if 0 < m < float("inf")]
+        if ok:
+            d, m, mn, mx = map(list, zip(*ok))
+            fig.add_trace(go.Scatter(x=d + d[::-1], y=mx + mn[::-1], fill="toself", fillcolor=c, opacity=0.18,
+                                     line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=s.act))
+            fig.add_trace(go.Scatter(x=d, y=m, mode="lines+markers", name=s.act, legendgroup=s.act,
+                                     line=dict(color=c, width=3), marker=dict(size=7),
+                                     hovertemplate=f"{s.act}, depth %{{x}}: %{{y:.3e}}<extra></extra>"))
+            if show_bound and s.bound < 1:
+                g1 = m[0] if d[0] == 1 else None
+                if g1:
+                    bd = list(range(1, max(s.depths) + 1))
+                    by = [g1 * s.bound ** (k - 1) for k in bd]
+                    keep = [(k, v) for k, v in zip(bd, by) if v >= floor]
+                    if keep:
+                        fig.add_trace(go.Scatter(x=[k for k, _ in keep], y=[v for _, v in keep], mode="lines",
+                                                 name=f"{s.act}: depth-1 value × {s.bound:.3g}^(L−1)", legendgroup=s.act,
+                                                 line=dict(color=c, width=1.5, dash="dot")))
+        _marks(fig, s.depths, s.first_mean, c, s.act, floor, ceil, dtype)
+    _float32_floor(fig, lo, dtype)
+    fig.update_yaxes(type="log", range=[lo, hi], title_text="‖∂loss/∂W₁‖ (first layer, Frobenius norm)",
+                     exponentformat="power")
+    fig.update_xaxes(title_text="depth (number of hidden layers)")
+    fig = _base(fig, height=500)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def profile_figure(sweeps: Sequence, colours: dict, depth: int, dtype: str) -> go.Figure:
+    """Each layer's weight-gradient norm at one depth, read from the output back to the input."""
+    fig = go.Figure()
+    every = [v for s in sweeps for v in s.profile_mean]
+    lo, hi = _log_range(every)
+    floor, ceil = 10 ** (lo + 0.3), 10 ** (hi - 0.2)
+    layers = list(range(1, depth + 1))
+    for s in sweeps:
+        c = colours[s.act]
+        ok = [(layer, v) for layer, v in zip(layers, s.profile_mean) if 0 < v < float("inf")]
+        if ok:
+            fig.add_trace(go.Scatter(x=[k for k, _ in ok], y=[v for _, v in ok], mode="lines+markers", name=s.act,
+                                     legendgroup=s.act, line=dict(color=c, width=3),
+                                     hovertemplate=f"{s.act}, layer %{{x}}: %{{y:.3e}}<extra></extra>"))
+        _marks(fig, layers, s.profile_mean, c, s.act, floor, ceil, dtype)
+    _float32_floor(fig, lo, dtype)
+    fig.update_yaxes(type="log", range=[lo, hi], title_text="‖∂loss/∂Wₗ‖", exponentformat="power")
+    fig.update_xaxes(title_text="layer l  (output side on the left, input on the right: the backward pass's direction)",
+                     autorange="reversed")
+    fig = _base(fig, height=420)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def heatmap_figure(sweep, dtype: str) -> go.Figure:
+    """log10 of each layer's gradient norm (columns) for each depth (rows); exact zeros marked."""
+    import math
+    logs = [math.log10(v) for row in sweep.grid for v in row if v is not None and 0 < v < float("inf")]
+    zmin = math.floor(min(logs)) - 1 if logs else -10  # exact zeros are drawn at the bottom
+    zmax = math.ceil(max(logs)) + 1 if logs else 1  # overflow (inf/nan) at the top
+    z, text = [], []
+    for row in sweep.grid:
+        zr, tr = [], []
+        for v in row:
+            if v is None:
+                zr.append(None), tr.append("")
+            elif v == 0.0:
+                zr.append(zmin), tr.append(f"exactly 0 ({dtype} underflow, or every unit dead)")
+            elif v == float("inf") or v != v:
+                zr.append(zmax), tr.append(f"inf ({dtype} overflow)")
+            else:
+                zr.append(math.log10(v)), tr.append(f"{v:.3e}")
+        z.append(zr), text.append(tr)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=list(range(1, len(sweep.grid[0]) + 1)), y=[str(d) for d in sweep.depths], text=text,
+        colorscale="Viridis", zmin=zmin, zmax=zmax, hoverongaps=False,
+        colorbar=dict(title=dict(text="log₁₀ ‖∂loss/∂Wₗ‖", side="right")),
+        hovertemplate="depth %{y}, layer %{x}: %{text}<extra></extra>"))
+    fig.update_xaxes(title_text="layer l (1 = input side)")
+    fig.update_yaxes(title_text="network depth", type="category")
+    fig = _base(fig, height=420)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def stats_figure(sweeps: Sequence, colours: dict, threshold: float) -> go.Figure:
+    """Why: per layer, the mean slope |f'(z)| the gradient is multiplied by, and the share of units
+    so saturated (or dead) that they pass almost nothing."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=(
+        "mean |f'(z)| in each layer", f"share of units with |f'(z)| < {threshold:g}"))
+    for s in sweeps:
+        layers = list(range(1, len(s.stats["dact_mean"]) + 1))
+        fig.add_trace(go.Scatter(x=layers, y=s.stats["dact_mean"], name=s.act, legendgroup=s.act,
+                                 line=dict(color=colours[s.act], width=3)), row=1, col=1)
+        fig.add_trace(go.Scatter(x=layers, y=[100 * v for v in s.stats["saturated"]], name=s.act, legendgroup=s.act,
+                                 showlegend=False, line=dict(color=colours[s.act], width=3)), row=1, col=2)
+    fig.update_xaxes(title_text="layer l (1 = input side)")
+    fig.update_yaxes(title_text="mean |f'(z)|", row=1, col=1, rangemode="tozero")
+    fig.update_yaxes(title_text="% of units", row=1, col=2, range=[0, 100])
+    return _base(fig, height=380, titled=True)
+
+
