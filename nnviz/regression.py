@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -277,7 +277,9 @@ class Timing:
 
 
 def time_run(config: RegressionConfig, device: str, engine: str = "eager") -> Timing:
-    """Time the whole run on one device (snapshots only at the end), after one warm-up epoch."""
+    """Time the bare loop on one device: the whole run with one snapshot (device-to-host copy) at
+    the end, after a two-epoch warm-up. The Train tab's live loop also copies a snapshot every
+    epoch and runs the page's own Python between epochs, so it reports more per epoch."""
     list(train(replace(config, epochs=2), device, every=2, engine=engine))  # warm-up: kernels, handles
     _sync(device)
     t0 = time.perf_counter()
@@ -312,6 +314,300 @@ def compare_devices(config: RegressionConfig, available: list[str]) -> list[Timi
     return out
 
 
+# --- Reading a run: what its numbers say --------------------------------------------------------------
+
+def losses_at(config: RegressionConfig, weights: Sequence[float], biases: Sequence[float]
+              ) -> tuple[list[float], list[float]]:
+    """Train and test loss of the lines y = w x + b (one per (w, b) pair) on this config's data, with
+    the run's loss module in float32 on the CPU, as `loss_fn(model(X), y)` computes them. An empty
+    test set gives nan."""
+    d = make_data(config)
+    w = torch.tensor(list(weights), dtype=torch.float32)[:, None]  # (k, 1)
+    b = torch.tensor(list(biases), dtype=torch.float32)[:, None]  # (k, 1)
+    loss_fn = make_loss(config.loss)
+    loss_fn.reduction = "none"
+    out = []
+    for X, y in ((d.X_train, d.y_train), (d.X_test, d.y_test)):
+        if len(X) == 0 or len(w) == 0:
+            out.append([math.nan] * len(w))
+            continue
+        pred = w * X.flatten()[None, :] + b  # (k, n)
+        out.append(loss_fn(pred, y.flatten().expand_as(pred)).mean(-1).tolist())
+    return out[0], out[1]
+
+
+IRREGULAR_WINDOW = 8  # epochs per band step where a loss wobbles without repeating exactly
+
+
+def ripple_window(values: Sequence[float], max_period: int = 12, rtol: float = 1e-4) -> int:
+    """How many consecutive values a chart must span to read a loss that ripples from epoch to epoch:
+    1 where the series ends smooth (falling, rising or constant), p where it ends repeating with
+    period p (2..max_period), IRREGULAR_WINDOW where it zig-zags without repeating exactly."""
+    v = torch.tensor(list(values), dtype=torch.float64)
+    tail = v[-max(4 * max_period, len(v) // 4):]
+    if len(tail) < 6 or not torch.isfinite(tail).all():
+        return 1
+    for p in range(1, max_period + 1):
+        if len(tail) > 2 * p and ((tail[p:] - tail[:-p]).abs() <= rtol * tail[p:].abs() + 1e-12).all():
+            return p
+    d = tail.diff()
+    zigzag = ((d[1:] * d[:-1]) < 0).double().mean().item()  # share of turns between epochs
+    return IRREGULAR_WINDOW if zigzag > 0.3 else 1
+
+
+def envelope(epochs: Sequence[int], values: Sequence[float], window: int, max_points: int
+             ) -> tuple[list[int], list[float], list[float]]:
+    """(epochs, upper, lower): the running max and min over `window` values (the phases of a ripple),
+    then at most `max_points` buckets, each keeping its max and min. window=1 (a smooth series) gives
+    upper == lower: the values themselves, or every k-th of them (ending at the last)."""
+    v = torch.tensor(list(values), dtype=torch.float64)  # (n,)
+    x = torch.tensor(list(epochs))  # (n,)
+    if len(v) == 0:
+        return [], [], []
+    if window > 1:
+        padded = torch.cat([v[:1].expand(window - 1), v])  # (n + window - 1,)
+        win = padded.unfold(0, window, 1)  # (n, window)
+        upper, lower = win.amax(1), win.amin(1)
+    else:
+        upper, lower = v, v
+    k = -(-len(v) // max_points)  # bucket size
+    if k > 1 and window == 1:  # smooth: every k-th value (and the last) is the line
+        keep = list(range(len(v) - 1, -1, -k))[::-1]
+        return x[keep].tolist(), v[keep].tolist(), v[keep].tolist()
+    if k > 1:
+        pad = (-len(v)) % k
+        upper = torch.cat([upper, upper[-1:].expand(pad)]).view(-1, k).amax(1)
+        lower = torch.cat([lower, lower[-1:].expand(pad)]).view(-1, k).amin(1)
+        x = torch.cat([x, x[-1:].expand(pad)]).view(-1, k)[:, -1]
+    return x.tolist(), upper.tolist(), lower.tolist()
+
+
+def loss_bands(history: Sequence[Snapshot], max_points: int) -> dict[str, tuple[list[int], list[float], list[float]]]:
+    """What the loss chart draws for each loss: (epochs, upper, lower) at most max_points long. Where a
+    loss ripples (see ripple_window) the two edges are its phases; where it is smooth they coincide."""
+    ep = [s.epoch for s in history]
+    out = {}
+    for name, key in (("train loss", "train_loss"), ("test loss", "test_loss")):
+        v = [getattr(s, key) for s in history]
+        out[name] = envelope(ep, v, ripple_window(v), max_points)
+    return out
+
+
+@dataclass(frozen=True)
+class Cycle:
+    period: int  # epochs per cycle
+    onset: int  # first epoch from which (weight, bias) repeats
+    positions: tuple[tuple[float, float], ...]  # the (weight, bias) it hops between, in order
+    train: tuple[float, ...]  # train loss at each position
+    test: tuple[float, ...]  # test loss at each position
+
+
+def find_cycle(config: RegressionConfig, history: Sequence[Snapshot], max_period: int = 12) -> Cycle | None:
+    """The repeating cycle of (weight, bias) a run ends in, if it ends in one (L1 with a fixed learning
+    rate typically does). Needs one snapshot per epoch; a settled (period-1) run is not a cycle."""
+    if len(history) < 8 or history[-1].epoch - history[0].epoch != len(history) - 1:
+        return None
+    wb = torch.tensor([[s.weight, s.bias] for s in history], dtype=torch.float64)  # (n, 2)
+    for p in range(1, max_period + 1):
+        if len(wb) < 3 * p + 2:
+            break
+        same = ((wb[p:] - wb[:-p]).abs() <= 1e-7).all(1)  # (n - p,)
+        if not same[-2 * p:].all():
+            continue
+        if p == 1:
+            return None
+        bad = (~same).nonzero()
+        onset = int(bad[-1]) + 1 if len(bad) else 0
+        pos = tuple((float(w), float(b)) for w, b in wb[-p:].tolist())
+        tr, te = losses_at(config, [w for w, _ in pos], [b for _, b in pos])
+        return Cycle(p, history[onset].epoch, pos, tuple(tr), tuple(te))
+    return None
+
+
+def mse_valley(config: RegressionConfig) -> tuple[float, float]:
+    """The two curvatures (Hessian eigenvalues, float64) of the MSE training loss over (weight,
+    bias): 2 * [[mean x², mean x], [mean x, 1]]. Their ratio is how narrow the valley is."""
+    x = make_data(config).X_train.flatten().double()
+    H = 2 * torch.tensor([[(x * x).mean(), x.mean()], [x.mean(), 1.0]], dtype=torch.float64)
+    lo, hi = torch.linalg.eigvalsh(H).tolist()
+    return lo, hi
+
+
+def least_squares(config: RegressionConfig) -> tuple[float, float]:
+    """The MSE minimum (weight, bias) of the training data, in float64."""
+    d = make_data(config)
+    x, y = d.X_train.flatten().double(), d.y_train.flatten().double()
+    A = torch.stack([x, torch.ones_like(x)], 1)  # (n, 2)
+    sol = torch.linalg.lstsq(A, y[:, None]).solution.flatten()
+    return float(sol[0]), float(sol[1])
+
+
+def epochs_to_reach(config: RegressionConfig, weight: float, bias: float, done: int, tol: float = 0.01) -> int | None:
+    """Plain SGD on MSE: about how many epochs in all until (weight, bias) is within `tol` of the
+    minimum, from (weight, bias) after `done` epochs. Late in a run the slow direction of the valley
+    is all that is left, and each step shrinks it by the factor 1 - lr * (smaller curvature)."""
+    lo, hi = mse_valley(config)
+    if config.loss != "mse" or config.optimizer != "sgd" or not 0 < config.lr * hi < 2:
+        return None
+    w0, b0 = least_squares(config)
+    dist = math.hypot(weight - w0, bias - b0)
+    if dist <= tol:
+        return done
+    return done + math.ceil(math.log(tol / dist) / math.log(1 - config.lr * lo))
+
+
+@dataclass(frozen=True)
+class Bump:
+    start: int  # epoch where the test loss was lowest before rising
+    peak: int  # epoch where it was highest after
+    test: tuple[float, float]  # test loss at start and peak
+    train: tuple[float, float]  # train loss at start and peak
+    crossing: tuple[float | None, float | None]  # x where the model line crossed the true line, at start and peak
+
+
+def find_bump(config: RegressionConfig, history: Sequence[Snapshot], factor: float = 1.5) -> Bump | None:
+    """A stretch where the test loss rose by more than `factor` while the train loss fell (what a
+    student reads as overfitting). Looked for on the upper edge of a rippling loss."""
+    if len(history) < 3:
+        return None
+    tr = [s.train_loss for s in history]
+    te = [s.test_loss for s in history]
+    if not all(math.isfinite(v) for v in te):
+        return None
+    ep = [s.epoch for s in history]
+    _, te_up, _ = envelope(ep, te, ripple_window(te), len(te))
+    _, tr_up, _ = envelope(ep, tr, ripple_window(tr), len(tr))
+    best, lo_i, out = factor, 0, None
+    for i in range(1, len(te_up)):
+        if te_up[i] < te_up[lo_i]:
+            lo_i = i
+        elif (te_up[lo_i] > 0 and te_up[i] > best * te_up[lo_i] and tr_up[i] < 0.9 * tr_up[lo_i]
+              and te_up[i] - te_up[lo_i] > 1e-3 * max(te_up)):  # a visible rise, not rounding
+            best, out = te_up[i] / te_up[lo_i], (lo_i, i)
+    if out is None:
+        return None
+    j, i = out
+
+    def cross(s: Snapshot) -> float | None:
+        dw, db = s.weight - config.weight, s.bias - config.bias
+        return -db / dw if dw else None
+    return Bump(ep[j], ep[i], (te_up[j], te_up[i]), (tr_up[j], tr_up[i]), (cross(history[j]), cross(history[i])))
+
+
+def fmt(v: float) -> str:
+    """A loss as the page prints it: 4 decimals where that keeps 2 significant digits, else 3 digits."""
+    if not math.isfinite(v):
+        return "–"
+    return f"{v:.4f}" if 0.01 <= abs(v) < 1000 else f"{v:.2e}"
+
+
+def printed_epoch(config: RegressionConfig, last_epoch: int) -> int:
+    """The last epoch the shown script prints an `Epoch:` line for, in a run that reached last_epoch."""
+    k = max(config.epochs // 10, 1)
+    return last_epoch // k * k
+
+
+@dataclass(frozen=True)
+class Report:
+    """What the page says about a finished (or stopped) run; every sentence computed from it."""
+    phases: str | None  # one line under the loss chart: what the bands' two edges are
+    numbers: str  # under the metrics: which losses they are, and how the script's lines relate
+    state: str  # converged, cycling or still moving, and by how much
+    bump: str | None  # the test loss rising while the train loss falls, explained
+    cycle: Cycle | None
+    still_falling: bool
+
+
+def report(config: RegressionConfig, history: Sequence[Snapshot]) -> Report:
+    last = history[-1]
+    E = last.epoch + 1
+    cyc = find_cycle(config, history)
+    (tr_now,), (te_now,) = losses_at(config, [last.weight], [last.bias])
+
+    phases = None
+    if cyc and cyc.period == 2:
+        (w1, b1), (w2, b2) = cyc.positions
+        phases = (f"From epoch {cyc.onset} both losses alternate every epoch: the line hops between "
+                  f"w = {w1:.4f}, b = {b1:.4f} (train loss {fmt(cyc.train[0])}, test {fmt(cyc.test[0])}) and "
+                  f"w = {w2:.4f}, b = {b2:.4f} (train {fmt(cyc.train[1])}, test {fmt(cyc.test[1])}); "
+                  "each loss's two lines are those two phases.")
+    elif cyc:
+        phases = (f"From epoch {cyc.onset} (w, b) repeats a {cyc.period}-epoch cycle; each loss's two lines "
+                  f"are the highest and lowest along it (test {fmt(min(cyc.test))} to {fmt(max(cyc.test))}).")
+    elif len(history) > 8 and any(ripple_window([getattr(s, k) for s in history]) > 1
+                                  for k in ("train_loss", "test_loss")):
+        phases = ("The losses wobble from epoch to epoch; each loss's two lines are its highest and lowest "
+                  "value over the last few epochs.")
+
+    numbers = (f"Losses of the line after epoch {last.epoch}'s step (the model line), as the script's "
+               "`Final line:` prints them. The chart, the CSV and the script's `Epoch:` lines take each epoch's "
+               "train loss *before* its step and its test loss *after*")
+    pe = printed_epoch(config, last.epoch)
+    shown = next((s for s in history if s.epoch == pe), None)
+    if shown is not None and cyc:
+        numbers += (f": here two different lines, so the script's epoch {pe} reads train "
+                    f"{fmt(shown.train_loss)}, test {fmt(shown.test_loss)}.")
+    else:
+        numbers += "."
+
+    dw, db = last.weight - config.weight, last.bias - config.bias
+    state = (f"After {E} epochs the weight is {last.weight:.4f} (true {config.weight:g}) and the bias "
+             f"{last.bias:.4f} (true {config.bias:g}): {math.hypot(dw, db):.2g} from the true values. ")
+    k = max(len(history) // 10, 1)
+    before = history[-1 - k]  if len(history) > k else history[0]
+    (tr_before,), _ = losses_at(config, [before.weight], [before.bias])
+    moved = math.hypot(last.weight - before.weight, last.bias - before.bias)
+    still_falling = cyc is None and tr_now < 0.99 * tr_before
+    if cyc:
+        state += (f"It is not getting closer: from epoch {cyc.onset} (w, b) repeats a {cyc.period}-epoch "
+                  "cycle, so the steps no longer shrink.")
+        if config.loss == "l1":
+            state += (" Under L1 a step's size does not depend on how large the errors are (each point "
+                      "adds ±x to the weight's gradient and ±1 to the bias's), so with a fixed learning rate "
+                      "the last steps overshoot and come back: the zoom below shows it.")
+    elif still_falling:
+        state += (f"Not converged: over the last {last.epoch - before.epoch} epochs the train loss still "
+                  f"fell by {100 * (1 - tr_now / tr_before):.0f}% and (w, b) moved {moved:.2g}.")
+        total = epochs_to_reach(config, last.weight, last.bias, E)
+        if total is not None and total > E:
+            lo, hi = mse_valley(config)
+            state += (f" The MSE surface here is a narrow valley, {hi / lo:.0f}× steeper across than along "
+                      f"its floor (the path below): a learning rate small enough for the steep direction "
+                      f"crawls along the floor, shrinking what is left by {100 * config.lr * lo:.2f}% an epoch. "
+                      f"Within 0.01 of the minimum takes about {total} epochs in all.")
+    elif moved < 1e-4:
+        state += ("It has settled: (w, b) " + (f"moved {moved:.1g}" if moved else "did not move")
+                  + f" over the last {last.epoch - before.epoch} epochs.")
+    else:
+        state += (f"It hovers: over the last {last.epoch - before.epoch} epochs (w, b) moved {moved:.2g} but "
+                  "the train loss did not fall.")
+        if config.noise > 0:
+            state += " With noise in y, the best line for these points is not exactly the true one."
+
+    bump = None
+    b_ = find_bump(config, history)
+    if b_ is not None:
+        d = make_data(config)
+        xtr, xte = d.X_train.flatten(), d.X_test.flatten()
+        bump = (f"The test loss rose from {fmt(b_.test[0])} at epoch {b_.start} to {fmt(b_.test[1])} at epoch "
+                f"{b_.peak} while the train loss kept falling ({fmt(b_.train[0])} to {fmt(b_.train[1])}). ")
+        if config.noise == 0:
+            bump += "That is not overfitting: the data has no noise, so there is nothing to overfit. "
+        else:
+            bump += "Part of it may be the line fitting the noise of the training points, but look first at where the test points are. "
+        bump += (f"The test points (x from {xte.min():.2f} to {xte.max():.2f}) lie beyond the training points "
+                 f"(x from {xtr.min():.2f} to {xtr.max():.2f}): an error in the line's slope shows most out there "
+                 "(extrapolation).")
+        c0, c1 = b_.crossing
+        if config.noise == 0 and c0 is not None and c1 is not None and xte.min() <= c0 <= xte.max():
+            bump += (f" At epoch {b_.start} the still-wrong line crossed the true line at x = {c0:.2f}, among "
+                     f"the test points, hence the dip; by epoch {b_.peak} the crossing had moved to x = {c1:.2f}"
+                     + (", among the training points, where the train loss wants the line to fit"
+                        if xtr.min() <= c1 <= xtr.max() else "")
+                     + ", and the test points saw the slope's error again.")
+    return Report(phases, numbers, state, bump, cyc, still_falling)
+
+
 # --- What the page draws and exports ---------------------------------------------------------------
 
 def loss_surface(config: RegressionConfig, ws: tuple[float, float], bs: tuple[float, float],
@@ -327,9 +623,17 @@ def loss_surface(config: RegressionConfig, ws: tuple[float, float], bs: tuple[fl
     return w.tolist(), b.tolist(), Z.tolist()
 
 
-def history_csv(history: list[Snapshot]) -> str:
-    rows = ["epoch,train_loss,test_loss,weight,bias"]
-    rows += [f"{s.epoch},{s.train_loss!r},{s.test_loss!r},{s.weight!r},{s.bias!r}" for s in history]
+CSV_HEADER = "epoch,train_loss_before_step,test_loss_after_step,weight_after_step,bias_after_step,train_loss_after_step"
+
+
+def history_csv(config: RegressionConfig, history: list[Snapshot]) -> str:
+    """One row per snapshot. The first two losses are the loop's own (as the chart and the script's
+    `Epoch:` lines record them); the last column is the train loss of the row's (weight, bias), so
+    the last row's after-step losses are the numbers the page and the script's final line show."""
+    after, _ = losses_at(config, [s.weight for s in history], [s.bias for s in history])
+    rows = [CSV_HEADER]
+    rows += [f"{s.epoch},{s.train_loss!r},{s.test_loss!r},{s.weight!r},{s.bias!r},{a!r}"
+             for s, a in zip(history, after)]
     return "\n".join(rows) + "\n"
 
 
@@ -386,5 +690,8 @@ for epoch in range({config.epochs}):
     if epoch % {max(config.epochs // 10, 1)} == 0:
         print(f"Epoch: {{epoch}} | Train loss: {{loss.item():.4f}} | Test loss: {{test_loss.item():.4f}}")
 
+with torch.inference_mode():  # the final line's losses, both after the last step (as the page shows them)
+    train_loss, test_loss = loss_fn(model(X_train), y_train), loss_fn(model(X_test), y_test)
+print(f"Final line: train loss {{train_loss.item():.4g}} | test loss {{test_loss.item():.4g}}")
 print(f"weight = {{model.weight.item():.4f}}, bias = {{model.bias.item():.4f}}")
 """

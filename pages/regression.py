@@ -4,7 +4,7 @@ import time
 import streamlit as st
 
 from nnviz import regression as R
-from nnviz.figures import path_figure, step_figure, timing_figure, training_figure
+from nnviz.figures.regression import path_figure, step_figure, timing_figure, training_figure
 from nnviz.devices import available_devices
 from nnviz.ui import (code_expander, controls_area, device, number, require_frame, select, show_figure, slider,
                       toggle)
@@ -19,27 +19,22 @@ st.markdown(
     "go *Step by step* to run the lines one at a time."
 )
 
-def _fmt(v: float) -> str:
-    return f"{v:.4f}" if 0.01 <= abs(v) < 1000 else f"{v:.2e}"
-
-
 SLOW = BoolSpec("Slow motion (about 5 s per run)", False, help="Pause between updates so the charts can be followed.")
 ENGINE = ChoiceSpec("Engine", tuple(R.ENGINES), "eager")
 
 # --- Controls ---------------------------------------------------------------------------------
 settings, main = controls_area()
 with settings:
-    c1, c2 = st.columns(2)
-    w = slider(R.W, "w", c1)
-    b = slider(R.B, "b", c2)
+    row = st.columns(2)  # one row per pair of controls: on a phone the rows stack in reading order
+    w, b = slider(R.W, "w", row[0]), slider(R.B, "b", row[1])
     noise = slider(R.NOISE, "noise")
-    n = slider(R.N, "n", c1)
-    split = slider(R.SPLIT, "split", c2)
-    loss = select(R.LOSS, "loss", c1)
-    opt = select(R.OPT, "opt", c2, format_func=lambda k: k)
-    lr = number(R.LR, "lr", c1, fmt="%.4f")
-    epochs = number(R.EPOCHS, "epochs", c2)
-    seed = number(R.SEED, "seed", c1)
+    row = st.columns(2)
+    n, split = slider(R.N, "n", row[0]), slider(R.SPLIT, "split", row[1])
+    row = st.columns(2)
+    loss, opt = select(R.LOSS, "loss", row[0]), select(R.OPT, "opt", row[1], format_func=lambda k: k)
+    row = st.columns(2)
+    lr, epochs = number(R.LR, "lr", row[0], fmt="%.4f"), number(R.EPOCHS, "epochs", row[1])
+    seed = number(R.SEED, "seed")
     slow = toggle(SLOW, "slow")
     dev = device()
     engine = select(ENGINE, "engine") if dev.startswith("cuda") else "eager"
@@ -61,27 +56,31 @@ with train_tab:
     start = b1.button("Train", type="primary", icon=":material/play_arrow:", key="train")
     b2.button("Stop", icon=":material/stop:", key="stop",
               help="Stops a running training at its next chart update; what it learned so far stays.")
-    progress, numbers, chart = st.empty(), st.empty(), st.empty()
+    progress, numbers, note, chart = st.empty(), st.empty(), st.empty(), st.empty()
+    untrained = R.make_model(cfg.seed)
+    start_line = (untrained.weight.item(), untrained.bias.item())
 
     def draw(run: dict, final: bool = False) -> None:
-        """One live update: the progress bar, the learned numbers, and both charts."""
+        """One update: the progress bar, the numbers of the line drawn, and both charts (a live frame
+        carries at most 200 points per loss; the final one up to 1000)."""
         hist = run["history"]
         s = hist[-1] if hist else None
+        line = (s.weight, s.bias) if s else start_line
+        (tr,), (te,) = R.losses_at(cfg, [line[0]], [line[1]])
         done = (s.epoch + 1) if s else 0
         progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}")
         with numbers.container():
             m = st.columns(4)
-            m[0].metric("weight", f"{s.weight:.4f}" if s else "–", f"true {w:g}", delta_color="off", delta_arrow="off")
-            m[1].metric("bias", f"{s.bias:.4f}" if s else "–", f"true {b:g}", delta_color="off", delta_arrow="off")
-            m[2].metric("train loss", _fmt(s.train_loss) if s else "–")
-            m[3].metric("test loss", _fmt(s.test_loss) if s else "–")
+            m[0].metric("weight", f"{line[0]:.4f}", f"true {w:g}", delta_color="off", delta_arrow="off")
+            m[1].metric("bias", f"{line[1]:.4f}", f"true {b:g}", delta_color="off", delta_arrow="off")
+            m[2].metric("train loss", R.fmt(tr), help="of the line drawn, after the last step")
+            m[3].metric("test loss", R.fmt(te), help="of the line drawn, after the last step")
         run["draws"] = run.get("draws", 0) + 1
         with chart.container():
-            show_figure(training_figure(hist, cfg.epochs, arrays, true_line), key=f"live_{run['draws']}")
-            if final and cfg.loss == "l1" and cfg.optimizer == "sgd" and done > 50:
-                st.caption("The shaded-looking band is real: with L1 and a fixed learning rate the line ends "
-                           "up hopping between two positions every epoch, so the test loss alternates "
-                           "between two values. The path below shows it.")
+            bands = R.loss_bands(hist, 1000 if final else 200)
+            span = None if hist else (min(tr, te) / 1000, 3 * max(tr, te))
+            show_figure(training_figure(bands, cfg.epochs, arrays, true_line, line, bool(hist), span),
+                        key=f"live_{run['draws']}")
 
     run = st.session_state.get("regression_run")
     if start:
@@ -93,7 +92,9 @@ with train_tab:
         for snap in R.train(cfg, dev, every=every, engine=engine):
             run["history"].append(snap)
             if pace:
-                time.sleep(pace * every)
+                run["seconds"] += time.perf_counter() - clock
+                time.sleep(pace * every)  # slow motion is not training time
+                clock = time.perf_counter()
             if time.perf_counter() - last_draw > 0.2:  # several updates a second, never per epoch
                 run["seconds"] += time.perf_counter() - clock
                 draw(run)  # a click on Stop interrupts the script here
@@ -106,23 +107,34 @@ with train_tab:
     if run is not None and (run["config"], run["device"]) == (cfg, dev) and run["history"]:
         draw(run, final=True)
         last = run["history"][-1]
+        said = R.report(cfg, run["history"])
+        note.caption(said.numbers)  # right under the four numbers
+        if said.phases:
+            st.caption(said.phases)
         if run["state"] == "diverged":
             st.error(f"The loss blew up within {last.epoch + 1} epochs (train loss {last.train_loss:.3g}): with "
                      f"learning rate {cfg.lr:g} each step overshoots the minimum by more than it corrects, "
                      "so the parameters swing ever wider. Training was stopped. Try a smaller learning rate.")
-        elif run["state"] == "stopped":
-            st.info(f"Stopped after {last.epoch + 1} epochs. Press Train to start again.")
         else:
-            st.success(f"Trained {last.epoch + 1} epochs on {run['device']} ({run['engine']} engine) in "
-                       f"{run['seconds']:.2f} s: {1e6 * run['seconds'] / (last.epoch + 1):.0f} µs per epoch "
-                       "(training only; drawing the charts is not counted).")
+            if run["state"] == "stopped":
+                st.info(f"Stopped after {last.epoch + 1} epochs. Press Train to start again.")
+            else:
+                st.success(f"Trained {last.epoch + 1} epochs on {run['device']} ({run['engine']} engine) in "
+                           f"{run['seconds']:.2f} s: {1e6 * run['seconds'] / (last.epoch + 1):.0f} µs per epoch "
+                           f"for the live loop: the training plus a snapshot copied out every "
+                           f"{'epoch' if run['engine'] == 'eager' else '10 epochs'} for the charts and the "
+                           "page's Python between epochs, while the server sends the frames (drawing not counted). "
+                           "The Devices tab times the "
+                           "bare loop: one snapshot at the end, after a warm-up.")
+            st.markdown(said.state)
+            if said.bump:
+                st.markdown(said.bump)
     else:
         if run is not None:
             st.info("The settings changed since the last run: press Train.")
-        untrained = R.make_model(cfg.seed)
-        draw({"history": [], "device": dev, "engine": engine})
-        st.caption(f"Before training, nn.Linear(1, 1) from seed {cfg.seed} has weight "
-                   f"{untrained.weight.item():.4f} and bias {untrained.bias.item():.4f}.")
+        draw({"history": []})
+        note.caption(f"Before training: nn.Linear(1, 1) as seed {cfg.seed} initialises it, "
+                                    "and its losses on the data (the dashed line).")
 
 # --- Step by step -------------------------------------------------------------------------------
 with step_tab:
@@ -172,7 +184,9 @@ with step_tab:
 
 # --- Devices ------------------------------------------------------------------------------------
 with device_tab:
-    st.markdown("The same run, timed on every device this server has (training only, one warm-up first).")
+    st.markdown("The same run, timed on every device this server has: the bare loop, with one snapshot "
+                "copied out at the end and a warm-up first. (The Train tab's figure is higher: it also "
+                "copies a snapshot every epoch for the live charts and runs the page's Python between epochs.)")
     if st.button("Time this run on every device", icon=":material/timer:", key="compare"):
         st.session_state["timings"] = (cfg, R.compare_devices(cfg, [d.id for d in available_devices()]))
     timings = st.session_state.get("timings")
@@ -208,15 +222,10 @@ if run is not None and (run["config"], run["device"]) == (cfg, dev) and len(run[
         cfg, (min(ws) - pad_w, max(ws) + pad_w), (min(bs) - pad_b, max(bs) + pad_b))
     zoom_from = hist[int(0.8 * (len(hist) - 1))].epoch
     show_figure(path_figure(surface, hist, true_line, cfg.loss.upper(), zoom_from), key="path_chart")
-    st.markdown(
-        "Each epoch moves (weight, bias) one step downhill. Under **L1** the gradient has the same size "
-        "however close the line is (it is a mean of ±x), so with a fixed learning rate the last steps "
-        "overshoot and come back: the zoom shows the small back-and-forth that is the classic run's "
-        "plateau. Under **MSE** the gradient shrinks in proportion to the error, and the steps shrink "
-        "with it into the minimum."
-    )
+    st.caption(f"Each epoch moves (weight, bias) one step downhill over the {cfg.loss.upper()} training-loss "
+               "surface; the right panel zooms into the last fifth of the run.")
     e1, e2 = st.columns(2)
-    e1.download_button("History as CSV", R.history_csv(hist), file_name="history.csv", mime="text/csv",
+    e1.download_button("History as CSV", R.history_csv(cfg, hist), file_name="history.csv", mime="text/csv",
                        icon=":material/download:")
     e2.download_button("Trained state_dict (.pt)", R.state_dict_bytes(cfg, hist), file_name="linear_regression.pt",
                        mime="application/octet-stream", icon=":material/download:")

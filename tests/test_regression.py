@@ -1,6 +1,7 @@
 """nnviz.regression: the classic run's published numbers, device and thread independence, the
 divergence guard, step mode, exports, and the shown script."""
 import io
+import re
 import subprocess
 import sys
 import threading
@@ -104,15 +105,121 @@ def test_stepper_follows_the_loop_and_the_sgd_rule():
     assert st.params() == pytest.approx((tenth.weight, tenth.bias), abs=0)
 
 
+def _data64(cfg: R.RegressionConfig):
+    """The config's noise-free data in float64 numpy: (x_train, y_train, x_test, y_test)."""
+    X = np.arange(cfg.n) / cfg.n
+    y = cfg.weight * X + cfg.bias
+    k = int(round(cfg.split * cfg.n))
+    return X[:k], y[:k], X[k:], y[k:]
+
+
+def _loss64(kind: str, w: float, b: float, X, y) -> float:
+    err = w * X + b - y
+    return float(np.abs(err).mean() if kind == "l1" else (err ** 2).mean())
+
+
 def test_exports():
-    hist = list(R.train(R.RegressionConfig(epochs=20), every=1))
-    rows = R.history_csv(hist).strip().splitlines()
-    assert rows[0] == "epoch,train_loss,test_loss,weight,bias" and len(rows) == 21
+    cfg = R.RegressionConfig(epochs=20)
+    hist = list(R.train(cfg, every=1))
+    rows = R.history_csv(cfg, hist).strip().splitlines()
+    assert rows[0] == ("epoch,train_loss_before_step,test_loss_after_step,weight_after_step,bias_after_step,"
+                       "train_loss_after_step") and len(rows) == 21
     assert float(rows[-1].split(",")[3]) == hist[-1].weight
+    Xtr, ytr, _, _ = _data64(cfg)
+    for row in rows[1:]:  # the after-step train loss is the float64 L1 loss of the row's line
+        _, _, _, w, b, after = map(float, row.split(","))
+        assert after == pytest.approx(_loss64("l1", w, b, Xtr, ytr), rel=1e-5)
     state = torch.load(io.BytesIO(R.state_dict_bytes(R.RegressionConfig(), hist)))
     m = nn.Linear(1, 1)
     m.load_state_dict(state)
     assert m.weight.item() == pytest.approx(hist[-1].weight) and m.bias.item() == pytest.approx(hist[-1].bias)
+
+
+def test_default_l1_run_alternates_and_the_chart_draws_both_phases():
+    """The classic run ends hopping between two lines; the loss chart draws each loss as a band whose
+    edges are the float64 losses of those two lines, the train loss on top, and says so in a line."""
+    from nnviz.figures.regression import training_figure
+    cfg = R.RegressionConfig()
+    hist = list(R.train(cfg, every=1))
+    a, b = hist[-1], hist[-2]
+    assert (a.weight, a.bias) == (hist[-3].weight, hist[-3].bias) != (b.weight, b.bias)  # a 2-cycle
+    Xtr, ytr, Xte, yte = _data64(cfg)
+    test64 = sorted(_loss64("l1", s.weight, s.bias, Xte, yte) for s in (a, b))
+    train64 = sorted(_loss64("l1", s.weight, s.bias, Xtr, ytr) for s in (a, b))
+    assert test64[0] == pytest.approx(3.31e-4, rel=1e-2) and test64[1] == pytest.approx(0.0138, rel=1e-2)
+    bands = R.loss_bands(hist, 1000)
+    for name, ref in (("test loss", test64), ("train loss", train64)):
+        x, upper, lower = bands[name]
+        assert x[-1] == 999 and len(x) == 1000
+        assert upper[-1] == pytest.approx(ref[1], rel=1e-4) and lower[-1] == pytest.approx(ref[0], rel=1e-4)
+        assert upper[0] == lower[0] == pytest.approx(hist[0].train_loss if name == "train loss" else hist[0].test_loss)
+    live = R.loss_bands(hist, 200)
+    assert all(len(v[0]) <= 200 for v in live.values())  # a live frame stays small
+    assert live["test loss"][1][-1] == pytest.approx(test64[1], rel=1e-4)  # and keeps both phases
+    fig = training_figure(bands, cfg.epochs, ([0.0], [0.3], [0.9], [0.93]), (0.7, 0.3), (a.weight, a.bias), True)
+    names = [t.name for t in fig.data]
+    assert names.index("test loss, lower phase") < names.index("train loss")  # train drawn over test
+    assert fig.data[names.index("test loss, lower phase")].y[-1] == pytest.approx(test64[0], rel=1e-4)
+    said = R.report(cfg, hist)
+    assert said.cycle is not None and said.cycle.period == 2
+    assert R.fmt(test64[0]) in said.phases and R.fmt(test64[1]) in said.phases
+    assert "not getting closer" in said.state and "2-epoch cycle" in said.state
+
+
+def _gd64(cfg: R.RegressionConfig, epochs: int):
+    """Plain gradient descent on MSE in float64 numpy, from the seed's nn.Linear(1, 1):
+    yields (weight, bias, train loss, test loss) after each epoch."""
+    Xtr, ytr, Xte, yte = _data64(cfg)
+    torch.manual_seed(cfg.seed)
+    m = nn.Linear(1, 1)
+    w, b = m.weight.item(), m.bias.item()
+    for _ in range(epochs):
+        err = w * Xtr + b - ytr
+        w, b = w - cfg.lr * 2 * (err * Xtr).mean(), b - cfg.lr * 2 * err.mean()
+        yield w, b, _loss64("mse", w, b, Xtr, ytr), _loss64("mse", w, b, Xte, yte)
+
+
+def test_mse_report_tells_the_run_as_it_is():
+    """Under MSE after 1000 epochs the run is not converged (the float64 descent agrees), the predicted
+    epochs to get within 0.01 of the minimum match the float64 descent, and the test-loss bump that a
+    student would call overfitting is found where the float64 run has it."""
+    cfg = R.RegressionConfig(loss="mse")
+    hist = list(R.train(cfg, every=1))
+    said = R.report(cfg, hist)
+    ref = list(_gd64(cfg, 4000))
+    assert ref[999][0] == pytest.approx(0.648, abs=1e-3)
+    assert said.still_falling and said.cycle is None
+    assert "Not converged" in said.state and "shrink into the minimum" not in said.state
+    Xtr, ytr, _, _ = _data64(cfg)
+    w_ls, b_ls = np.polyfit(Xtr, ytr, 1)
+    reached = next(i + 1 for i, (w, b, _, _) in enumerate(ref) if np.hypot(w - w_ls, b - b_ls) <= 0.01)
+    predicted = int(re.search(r"about (\d+) epochs in all", said.state).group(1))
+    assert predicted == pytest.approx(reached, rel=0.03)
+    bump = R.find_bump(cfg, hist)
+    assert bump is not None and 50 <= bump.start < bump.peak <= 400
+    (_, _, tr0, te0), (_, _, tr1, te1) = ref[bump.start], ref[bump.peak]
+    assert te1 > 10 * te0 and tr1 < tr0  # test up, train down, in float64 too
+    assert "not overfitting" in said.bump and "0.80 to 0.98" in said.bump and "0.00 to 0.78" in said.bump
+
+
+def test_a_smooth_run_reports_no_phases_and_no_bump():
+    cfg = R.RegressionConfig(loss="mse", lr=0.3, epochs=2000)
+    hist = list(R.train(cfg, every=1))
+    said = R.report(cfg, hist)
+    w_ls, b_ls = np.polyfit(*_data64(cfg)[:2], 1)
+    assert (hist[-1].weight, hist[-1].bias) == pytest.approx((w_ls, b_ls), abs=1e-4)
+    assert said.phases is None and not said.still_falling and "settled" in said.state
+    bands = R.loss_bands(hist, 1000)
+    assert bands["train loss"][1] == bands["train loss"][2]  # one line, no band
+
+
+def test_timing_chart_leaves_room_for_its_labels():
+    from nnviz.figures.regression import timing_figure
+    rows = [R.Timing("cpu", "eager", 250e-6, 0.7, 0.3), R.Timing("cuda", "eager", 90e-6, 0.7, 0.3)]
+    fig = timing_figure(rows)
+    lo, hi = fig.layout.xaxis.range
+    assert lo == 0 and hi >= 1.25 * 250  # the outside label of the longest bar fits
+    assert fig.data[0].cliponaxis is False
 
 
 def test_loss_surface_values():
@@ -147,9 +254,12 @@ def test_shown_script_prints_the_same_final_weight_and_bias(tmp_path):
         path.write_text(R.script(cfg))
         out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
-        last_line = out.stdout.strip().splitlines()[-1]
+        *_, final_losses, last_line = out.stdout.strip().splitlines()
         final = list(R.train(cfg, every=cfg.epochs))[-1]
         assert last_line == f"weight = {final.weight:.4f}, bias = {final.bias:.4f}"
+        (tr,), (te,) = R.losses_at(cfg, [final.weight], [final.bias])
+        got = re.fullmatch(r"Final line: train loss (\S+) \| test loss (\S+)", final_losses)
+        assert (float(got[1]), float(got[2])) == pytest.approx((tr, te), rel=1e-3)
 
 
 @CUDA
@@ -192,3 +302,84 @@ def test_no_global_random_state_is_used():
     from nnviz import losses as L
     L.fit_line(L.make_data(3, 10.0, 0.5, 1), "l1")
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+# --- The page, through AppTest ----------------------------------------------------------------------
+
+REG = "pages/regression.py"
+
+
+def _widget_keys_in_order(node, want: set[str]) -> list[str]:
+    """Widget keys in the order the page's element tree lays them out (what a phone stacks)."""
+    out = []
+    key = getattr(node, "key", None)
+    if key in want:
+        out.append(key)
+    children = getattr(node, "children", None) or {}
+    for i in sorted(children):
+        out += _widget_keys_in_order(children[i], want)
+    return out
+
+
+def test_page_before_training_shows_the_untrained_line_and_controls_in_reading_order(app):
+    at = app(REG)
+    torch.manual_seed(42)
+    ref = nn.Linear(1, 1)  # the seed's untrained model, the textbook way
+    w0, b0 = ref.weight.item(), ref.bias.item()
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["weight"], metrics["bias"]) == (f"{w0:.4f}", f"{b0:.4f}")
+    cfg = R.RegressionConfig()
+    Xtr, ytr, Xte, yte = _data64(cfg)
+    assert float(metrics["train loss"]) == pytest.approx(_loss64("l1", w0, b0, Xtr, ytr), abs=5e-5)
+    assert float(metrics["test loss"]) == pytest.approx(_loss64("l1", w0, b0, Xte, yte), abs=5e-5)
+    from conftest import figure
+    fig = figure(at, 0)
+    line = next(t for t in fig["data"] if t["name"].startswith("untrained model"))
+    assert line["y"][0] == pytest.approx(b0, abs=1e-6)
+    lo, hi = fig["layout"]["yaxis"]["range"]  # log10 of the loss axis: fits the untrained losses
+    assert lo < np.log10(_loss64("l1", w0, b0, Xtr, ytr)) < hi <= 1
+    keys = _widget_keys_in_order(at._tree, {"w", "b", "noise", "n", "split", "loss", "opt", "lr", "epochs", "seed"})
+    assert keys == ["w", "b", "noise", "n", "split", "loss", "opt", "lr", "epochs", "seed"]
+
+
+def _script_output(at, tmp_path) -> list[str]:
+    path = tmp_path / "shown.py"
+    path.write_text(at.get("code")[-1].proto.code_text)  # the last code block: "show the code"
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()
+
+
+def test_page_final_losses_agree_with_the_exported_script(app, tmp_path):
+    """The default run: the page's four numbers are what the shown script's last lines print, and
+    the note under them quotes the script's last `Epoch:` line (the other phase) as printed."""
+    at = app(REG)
+    at.button(key="train").click().run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    lines = _script_output(at, tmp_path)
+    assert lines[-1] == f"weight = {metrics['weight']}, bias = {metrics['bias']}"
+    got = re.fullmatch(r"Final line: train loss (\S+) \| test loss (\S+)", lines[-2])
+    assert float(metrics["train loss"]) == pytest.approx(float(got[1]), rel=5e-3)
+    assert float(metrics["test loss"]) == pytest.approx(float(got[2]), rel=5e-3)
+    epoch_line = [l for l in lines if l.startswith("Epoch:")][-1]
+    e, tr, te = re.fullmatch(r"Epoch: (\d+) \| Train loss: (\S+) \| Test loss: (\S+)", epoch_line).groups()
+    note = next(c.value for c in at.caption if "script's epoch" in c.value)
+    m = re.search(rf"epoch {e} reads train (\S+), test (\S+)\.", note)
+    assert float(m[1]) == pytest.approx(float(tr), abs=5e-5) and float(m[2]) == pytest.approx(float(te), abs=5e-5)
+    text = " ".join(c.value for c in at.caption)
+    assert "alternate every epoch" in text and "3.31e-04" in text and "0.0138" in text
+    body = " ".join(md.value for md in at.markdown)
+    assert "not getting closer" in body and "shrink into the minimum" not in body
+    success = next(s.value for s in at.success if "Trained 1000 epochs" in s.value)
+    assert "snapshot copied out every epoch" in success and "Devices tab" in success
+
+
+def test_page_mse_text_is_true_for_the_run(app):
+    at = app(REG, loss="mse")
+    at.button(key="train").click().run()
+    assert not at.exception
+    body = " ".join(md.value for md in at.markdown)
+    assert "shrink into the minimum" not in body and "steps shrink" not in body
+    assert "Not converged" in body and "weight is 0.6480" in body
+    assert "not overfitting" in body and "narrow valley" in body

@@ -1,6 +1,7 @@
 """Figures of the regression page."""
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import plotly.graph_objects as go
@@ -25,26 +26,45 @@ def _data_traces(fig: go.Figure, X_train, y_train, X_test, y_test, true_line, ro
                              line=dict(color="#555", dash="dot", width=2)), row=row, col=col)
 
 
-def training_figure(history: Sequence, epochs: int, data: tuple, true_line: tuple[float, float]) -> go.Figure:
-    """Left: train and test loss against epoch (log scale). Right: the data, the true line and the
-    model's current line."""
+def _positive(values: Sequence[float]) -> list[float | None]:
+    return [v if v > 0 else None for v in values]  # a log axis cannot show 0
+
+
+def training_figure(bands: dict, epochs: int, data: tuple, true_line: tuple[float, float],
+                    line: tuple[float, float], trained: bool, loss_range: tuple[float, float] | None = None
+                    ) -> go.Figure:
+    """Left: train and test loss against epoch (log scale); `bands` maps each loss to (epochs, upper,
+    lower) and a loss whose edges differ is drawn as two thin lines, its two phases; the train loss on top.
+    Right: the data, the true line and the model's line (w, b) = `line`, trained or not yet.
+    `loss_range`: (lo, hi) for the loss axis while there is nothing to draw on it."""
     fig = make_subplots(rows=1, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.09,
                         subplot_titles=("loss per epoch", "the data and the model's line"))
-    ep = [s.epoch for s in history]
-    fig.add_trace(go.Scatter(x=ep, y=[s.train_loss for s in history], name="train loss", mode="lines",
-                             line=dict(color=TRAIN_COLOUR, width=2.5)), row=1, col=1)
-    fig.add_trace(go.Scatter(x=ep, y=[s.test_loss for s in history], name="test loss", mode="lines",
-                             line=dict(color=TEST_COLOUR, width=2.5)), row=1, col=1)
+    for name, colour in (("test loss", TEST_COLOUR), ("train loss", TRAIN_COLOUR)):  # train drawn last, on top
+        x, upper, lower = bands.get(name, ([], [], []))
+        if upper == lower:
+            fig.add_trace(go.Scatter(x=x, y=_positive(upper), name=name, mode="lines",
+                                     line=dict(color=colour, width=2.5)), row=1, col=1)
+            continue
+        fig.add_trace(go.Scatter(x=x, y=_positive(upper), name=name, mode="lines", legendgroup=name,
+                                 line=dict(color=colour, width=1.5),
+                                 hovertemplate=f"{name}, upper phase: %{{y:.3g}}<extra></extra>"), row=1, col=1)
+        fig.add_trace(go.Scatter(x=x, y=_positive(lower), name=f"{name}, lower phase", mode="lines",
+                                 legendgroup=name, showlegend=False, line=dict(color=colour, width=1.5),
+                                 hovertemplate=f"{name}, lower phase: %{{y:.3g}}<extra></extra>"), row=1, col=1)
     _data_traces(fig, *data, true_line, row=1, col=2)
-    if history:
-        s = history[-1]
-        xs = list(data[0]) + list(data[2])
-        lo, hi = min(xs), max(xs)
-        fig.add_trace(go.Scatter(x=[lo, hi], y=[s.weight * lo + s.bias, s.weight * hi + s.bias], mode="lines",
-                                 name=f"model: y = {s.weight:.4f}x + {s.bias:.4f}",
-                                 line=dict(color=MODEL_COLOUR, width=3.5)), row=1, col=2)
+    xs = list(data[0]) + list(data[2])
+    lo, hi = min(xs), max(xs)
+    w, b = line
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[w * lo + b, w * hi + b], mode="lines",
+                             name=f"{'model' if trained else 'untrained model'}: y = {w:.4f}x + {b:.4f}",
+                             line=dict(color=MODEL_COLOUR, width=3.5, dash=None if trained else "dash")),
+                  row=1, col=2)
     fig.update_xaxes(title_text="epoch", range=[0, max(epochs - 1, 1)], row=1, col=1)
     fig.update_yaxes(title_text="loss (log scale)", type="log", exponentformat="power", row=1, col=1)
+    if loss_range is not None:
+        fig.update_yaxes(range=[math.log10(loss_range[0]), math.log10(loss_range[1])], row=1, col=1)
+        fig.add_annotation(text="press Train: the losses<br>appear here, epoch by epoch", showarrow=False,
+                           xref="x domain", yref="y domain", x=0.5, y=0.5, font=dict(color="#444"))
     fig.update_xaxes(title_text="X (input)", row=1, col=2)
     fig.update_yaxes(title_text="y (target)", row=1, col=2)
     fig = _base(fig, height=460, titled=True)
@@ -111,6 +131,8 @@ def timing_figure(timings: Sequence) -> go.Figure:
     labels = [f"{t.device} ({t.engine})" for t in ok]
     fig = go.Figure(go.Bar(x=[1e6 * t.seconds_per_epoch for t in ok], y=labels, orientation="h",
                            marker_color=TRAIN_COLOUR, text=[f"{1e6 * t.seconds_per_epoch:.0f} µs" for t in ok],
-                           textposition="outside"))
-    fig.update_xaxes(title_text="time per epoch (µs, lower is faster)", rangemode="tozero")
+                           textposition="outside", cliponaxis=False))
+    top = max((1e6 * t.seconds_per_epoch for t in ok), default=1.0)
+    fig.update_xaxes(title_text="time per epoch (µs, lower is faster)", range=[0, 1.3 * top])  # room for the labels
+    fig.update_yaxes(automargin=True)
     return _base(fig, height=140 + 50 * len(ok))
