@@ -40,10 +40,15 @@ LOSSES: dict[str, LossEntry] = {
 
 # Controls: one definition of their bounds, for the widgets and the URL check.
 LOSS = MultiChoiceSpec("Losses to fit", tuple(LOSSES), ("l1", "mse"))
-OUTLIERS = IntSpec("Outliers", 0, 20, 6, help="How many points are replaced far below the line.")
-OUTLIER_SIZE = FloatSpec("Outlier size (how far below the line)", 0.0, 30.0, 12.0, 0.5)
-NOISE = FloatSpec("Noise (std of the clean points)", 0.0, 3.0, 0.5, 0.1)
-SEED = IntSpec("Seed", 0, 9999, 0)
+# The defaults are the lesson: 3 outliers about 15 below the line drag the MSE slope more than 0.3
+# from the clean 0.5 while the L1 slope stays within 0.05 of it, for every seed from 0 to 19 (tested),
+# not just the default one.
+OUTLIERS = IntSpec("Outliers", 0, 20, 3,
+                   help="How many extra points sit far below the line at the right end (x from 8 to 10). "
+                        "Raising the count keeps the outliers already there and adds one more.")
+OUTLIER_SIZE = FloatSpec("Outlier size (how far below the line)", 0.0, 30.0, 15.0, 0.5)
+NOISE = FloatSpec("Noise (std of the clean points)", 0.0, 3.0, 0.2, 0.1)
+SEED = IntSpec("Seed", 0, 9999, 3)  # 3, not 0: seed 0 draws two of the three outliers on one spot
 DELTA = FloatSpec("Huber delta", 0.1, 10.0, 1.0, 0.1)
 BETA = FloatSpec("Smooth L1 beta", 0.1, 10.0, 1.0, 0.1)
 
@@ -64,15 +69,19 @@ class Data:
 
 def make_data(outliers: int, outlier_size: float, noise: float, seed: int) -> Data:
     """Clean points y = 0.5 x + 1 + noise on x in [0, 10], plus outliers far below the line at the
-    right end, where their leverage on a squared-error fit is largest. Same seed, same data."""
+    right end, where their leverage on a fitted slope is largest. Same seed, same data.
+
+    The candidate outliers are always drawn in full (OUTLIERS.max of them) and the first `outliers`
+    are used, so raising the count adds one point and keeps the others where they were."""
     g = torch.Generator().manual_seed(seed)
     lo, hi = X_RANGE
+    m = OUTLIERS.max
     x = lo + (hi - lo) * torch.rand(N_CLEAN, generator=g, dtype=torch.float64)  # (N,)
     y = TRUE_SLOPE * x + TRUE_INTERCEPT + noise * torch.randn(N_CLEAN, generator=g, dtype=torch.float64)
-    xo = (hi - 0.2 * (hi - lo)) + 0.2 * (hi - lo) * torch.rand(outliers, generator=g, dtype=torch.float64)  # (k,)
-    drop = outlier_size * (0.8 + 0.4 * torch.rand(outliers, generator=g, dtype=torch.float64))  # (k,)
+    xo = (hi - 0.2 * (hi - lo)) + 0.2 * (hi - lo) * torch.rand(m, generator=g, dtype=torch.float64)  # (m,)
+    drop = outlier_size * (0.8 + 0.4 * torch.rand(m, generator=g, dtype=torch.float64))  # (m,)
     yo = TRUE_SLOPE * xo + TRUE_INTERCEPT - drop
-    return Data(torch.cat([x, xo]).tolist(), torch.cat([y, yo]).tolist(),
+    return Data(torch.cat([x, xo[:outliers]]).tolist(), torch.cat([y, yo[:outliers]]).tolist(),
                 [False] * N_CLEAN + [True] * outliers, (TRUE_SLOPE, TRUE_INTERCEPT))
 
 
@@ -248,15 +257,16 @@ def per_point(data: Data, loss: str, line: tuple[float, float], delta: float = D
 
 def residual_curves(losses: tuple[str, ...], delta: float, beta: float, r_max: float = 4.0,
                     n: int = 401) -> dict[str, tuple[list[float], list[float], list[float]]]:
-    """For each loss: residual r, the per-point loss rho(r) (reduction='none') and d rho/dr by
-    autograd. MSE's is r^2 and 2r; L1's is |r| and sign(r)."""
+    """For each loss: residual r = y - y_hat (target minus prediction), the per-point loss rho(r)
+    (reduction='none') and d rho/dr by autograd. MSE's is r^2 and 2r; L1's is |r| and sign(r).
+    A positive d rho/dr means the point sits above the line and pulls it up."""
     r = torch.linspace(-r_max, r_max, n, dtype=torch.float64, requires_grad=True)  # (n,)
     zero = torch.zeros_like(r)
     out = {}
     for name in losses:
         crit = LOSSES[name].module(delta, beta)
         crit.reduction = "none"
-        rho = crit(r, zero)  # input - target = r
+        rho = crit(zero, r)  # prediction 0, target r: the residual y - y_hat is r
         (d,) = torch.autograd.grad(rho.sum(), r)
         out[name] = (r.detach().tolist(), rho.detach().tolist(), d.tolist())
     return out
@@ -277,7 +287,7 @@ def reductions(data: Data, fit: Fit, delta: float = DELTA.default, beta: float =
 
 
 def surface(data: Data, loss: str, slopes: tuple[float, float], intercepts: tuple[float, float],
-            n: int = 81, delta: float = DELTA.default, beta: float = BETA.default) -> tuple[list[float], list[float], list[list[float]]]:
+            n: int = 161, delta: float = DELTA.default, beta: float = BETA.default) -> tuple[list[float], list[float], list[list[float]]]:
     """The mean loss over a grid of (slope, intercept): Z[i][j] at intercept i, slope j."""
     X = torch.tensor(data.x, dtype=torch.float64)  # (N,)
     Y = torch.tensor(data.y, dtype=torch.float64)
@@ -290,6 +300,76 @@ def surface(data: Data, loss: str, slopes: tuple[float, float], intercepts: tupl
         pred = w[:, None] * X[None, :] + bi  # (n_w, N)
         rows.append(crit(pred, Y.expand_as(pred)).mean(-1))  # (n_w,)
     return w.tolist(), b.tolist(), torch.stack(rows).tolist()
+
+
+def in_y_units(loss: str, value: Tensor) -> Tensor:
+    """A loss value as a typical residual in the units of y, so that L1 and MSE can share one colour
+    scale: L1's mean |r| already is one; MSE's mean r^2 becomes its square root, the RMS residual.
+    (The square root is monotone: same minimiser, same contour shapes. RMS >= mean |r| everywhere.)"""
+    return value.sqrt() if loss == "mse" else value
+
+
+def l1_zoom_box(data: Data, fit: Fit, creases: int = 8) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A (slope, intercept) window around the L1 optimum small enough to see its corners.
+
+    The L1 surface is flat between creases: point i adds one along b = y_i - w x_i, where the line
+    passes through it. At the optimum's slope that crease is |r_i| away in intercept, at its
+    intercept |r_i / x_i| away in slope; the window reaches out to the `creases`-th nearest of each."""
+    x = torch.tensor(data.x, dtype=torch.float64)  # (N,)
+    r = torch.tensor(data.y, dtype=torch.float64) - (fit.slope * x + fit.intercept)  # (N,)
+    k = min(creases, len(r)) - 1
+    db = float(r.abs().sort().values[k])
+    dw = float((r.abs() / x.abs().clamp_min(1e-9)).sort().values[k])
+    span = max(data.y) - min(data.y) + 1e-9
+    db, dw = max(db, 1e-6 * span), max(dw, 1e-6 * span / (max(map(abs, data.x)) + 1e-9))
+    return (fit.slope - 1.2 * dw, fit.slope + 1.2 * dw), (fit.intercept - 1.2 * db, fit.intercept + 1.2 * db)
+
+
+# "L1 holds": its slope within HOLD of the clean slope. "Gives way": further off than GIVE_WAY, the
+# same bar the MSE slope clears at the default settings.
+HOLD, GIVE_WAY = 0.05, 0.3
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The exact L1 and MSE slopes for every outlier count the slider allows, other settings fixed."""
+    counts: list[int]
+    l1: list[float]
+    mse: list[float]
+    l1_gives_way: int | None  # the smallest count whose L1 slope is more than GIVE_WAY off; None: never
+    mse_gives_way: int | None
+
+
+def lad_line(x: Tensor, y: Tensor) -> tuple[float, float]:
+    """The exact least-absolute-deviations line (the L1 fit) of a few points, by enumeration: some L1
+    optimum passes through two of the points, so the best of all lines through two points is one.
+    (N points -> N(N-1)/2 candidate lines; meant for the generated data, N <= 60.)"""
+    i, j = torch.triu_indices(len(x), len(x), offset=1)
+    ok = (x[j] - x[i]).abs() > 1e-12
+    w = (y[j] - y[i])[ok] / (x[j] - x[i])[ok]  # (P,)
+    b = y[i][ok] - w * x[i][ok]
+    pred = w[:, None] * x[None, :] + b[:, None]  # (P, N)
+    mae = nn.L1Loss(reduction="none")(pred, y.expand_as(pred)).mean(1)  # (P,)
+    best = int(mae.argmin())
+    return float(w[best]), float(b[best])
+
+
+def outlier_sweep(outlier_size: float, noise: float, seed: int) -> Sweep:
+    """Raise the outlier count from 0 to its maximum with the other settings fixed (make_data keeps
+    the earlier outliers when one is added) and record both exact slopes."""
+    counts = list(range(OUTLIERS.min, OUTLIERS.max + 1))
+    l1, mse = [], []
+    for k in counts:
+        d = make_data(k, outlier_size, noise, seed)
+        x, y = torch.tensor(d.x, dtype=torch.float64), torch.tensor(d.y, dtype=torch.float64)  # (N,)
+        l1.append(lad_line(x, y)[0])
+        A = torch.stack([x, torch.ones_like(x)], dim=1)  # (N, 2)
+        mse.append(float(torch.linalg.lstsq(A, y[:, None]).solution[0, 0]))  # least squares, closed form
+
+    def first(slopes: list[float]) -> int | None:
+        return next((k for k, s in zip(counts, slopes) if abs(s - TRUE_SLOPE) > GIVE_WAY), None)
+
+    return Sweep(counts, l1, mse, first(l1), first(mse))
 
 
 def flag_far_points(data: Data, l1: Fit) -> Data:
@@ -316,11 +396,12 @@ def script(losses: tuple[str, ...], data: Data, generated: dict | None, delta: f
         data_code = f"""g = torch.Generator().manual_seed({g["seed"]})
 x = 10.0 * torch.rand({N_CLEAN}, generator=g, dtype=torch.float64)
 y = {TRUE_SLOPE} * x + {TRUE_INTERCEPT} + {float(g["noise"])!r} * torch.randn({N_CLEAN}, generator=g, dtype=torch.float64)
-# outliers: at the right end (x in [8, 10]), far below the line
-xo = 8.0 + 2.0 * torch.rand({g["outliers"]}, generator=g, dtype=torch.float64)
-yo = {TRUE_SLOPE} * xo + {TRUE_INTERCEPT} - {float(g["outlier_size"])!r} * (0.8 + 0.4 * torch.rand({g["outliers"]}, generator=g, dtype=torch.float64))
-X = torch.cat([x, xo])[:, None]
-Y = torch.cat([y, yo])[:, None]"""
+# outliers: at the right end (x in [8, 10]), far below the line. All {OUTLIERS.max} candidates are
+# drawn and the first {g["outliers"]} used, so one more outlier keeps the others where they were.
+xo = 8.0 + 2.0 * torch.rand({OUTLIERS.max}, generator=g, dtype=torch.float64)
+yo = {TRUE_SLOPE} * xo + {TRUE_INTERCEPT} - {float(g["outlier_size"])!r} * (0.8 + 0.4 * torch.rand({OUTLIERS.max}, generator=g, dtype=torch.float64))
+X = torch.cat([x, xo[:{g["outliers"]}]])[:, None]
+Y = torch.cat([y, yo[:{g["outliers"]}]])[:, None]"""
     else:
         data_code = f"""X = torch.tensor({[round(v, 12) for v in data.x]!r}, dtype=torch.float64)[:, None]
 Y = torch.tensor({[round(v, 12) for v in data.y]!r}, dtype=torch.float64)[:, None]"""
@@ -390,8 +471,9 @@ class Analysis:
     shares: dict[str, dict[str, float]]  # loss -> outliers' share of loss and of slope pull
     point_shares: dict[str, list[float]]  # loss -> each point's share of the slope pull
     curves: dict[str, tuple[list[float], list[float], list[float]]]
-    surfaces: dict[str, tuple[list[float], list[float], list[list[float]]]]  # l1 and mse
+    surfaces: dict[str, tuple[list[float], list[float], list[list[float]]]]  # l1, mse: in_y_units of the mean loss
     reductions: dict[str, dict[str, object]]
+    l1_zoom: tuple[list[float], list[float], list[list[float]]]  # the L1 surface close around its optimum
 
 
 def analyse(data: Data, losses: tuple[str, ...], delta: float, beta: float, device: str = "cpu") -> Analysis:
@@ -410,11 +492,15 @@ def analyse(data: Data, losses: tuple[str, ...], delta: float, beta: float, devi
     bs = [fits["l1"].intercept, fits["mse"].intercept, reference[1]]
     pad_w, pad_b = max(0.5, 0.5 * (max(ws) - min(ws))), max(2.0, 0.5 * (max(bs) - min(bs)))
     box = ((min(ws) - pad_w, max(ws) + pad_w), (min(bs) - pad_b, max(bs) + pad_b))
-    surfaces = {n: surface(data, n, *box, delta=delta, beta=beta) for n in ("l1", "mse")}
+    surfaces = {}
+    for n in ("l1", "mse"):  # in the units of y (MAE and RMS residual), for one shared colour scale
+        w, b, z = surface(data, n, *box, delta=delta, beta=beta)
+        surfaces[n] = (w, b, in_y_units(n, torch.tensor(z, dtype=torch.float64)).tolist())
     return Analysis(
         data, fits, reference, reference_name, shares, point_shares,
         residual_curves(losses, delta, beta), surfaces,
         {n: reductions(data, fits[n], delta, beta) for n in losses},
+        surface(data, "l1", *l1_zoom_box(data, fits["l1"])),
     )
 
 

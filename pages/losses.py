@@ -3,16 +3,17 @@ import streamlit as st
 
 from nnviz import losses as L
 from nnviz.figures import fit_figure, residual_figure, share_figure, surface_figure
-from nnviz.ui import code_expander, controls_area, device, multiselect, require_frame, show_figure, slider
+from nnviz.figures.losses import sweep_figure, zoom_figure
+from nnviz.ui import code_expander, controls_area, device, intro, multiselect, require_frame, show_figure, slider
 
 require_frame()
 st.title("L1 against MSE: who pulls the line?")
-st.markdown(
-    "Fit one straight line to the points under different losses. The **mean squared error** "
-    r"$\frac1N\sum_i (y_i-\hat y_i)^2$ squares each residual, so a few far-off points dominate it; "
-    r"the **mean absolute error** (L1) $\frac1N\sum_i |y_i-\hat y_i|$ does not. Every line below is "
-    "the exact minimiser of its loss (found with `torch.optim` and checked), not a line stopped "
-    "after some number of steps."
+intro(
+    r"Fit one straight line to the points under different losses. With the residual $r_i = y_i-\hat y_i$ "
+    r"(target minus prediction), the **mean squared error** $\frac1N\sum_i r_i^2$ squares each residual, "
+    r"so a few far-off points dominate it; the **mean absolute error** (L1) $\frac1N\sum_i |r_i|$ does not. "
+    "Every line below is the exact minimiser of its loss (found with `torch.optim` and checked), not a "
+    "line stopped after some number of steps."
 )
 
 labels = {n: e.label for n, e in L.LOSSES.items()}
@@ -48,6 +49,31 @@ except L.DataError as e:
     main.error(f"That file cannot be used: {e}")
     st.stop()
 data, fits = result.data, result.fits
+sweep = None if upload is not None else st.cache_data(max_entries=256)(L.outlier_sweep)(outlier_size, noise, seed)
+
+
+def _gives_way_text(sw: L.Sweep, count: int) -> str:
+    """The invitation under the fit: when, at these settings, each slope leaves the clean one."""
+    clean, bar = L.TRUE_SLOPE, L.GIVE_WAY
+    mse = (f"MSE's already does at {sw.mse_gives_way}" if sw.mse_gives_way is not None
+           else f"MSE's never does, up to {sw.counts[-1]}")
+    if sw.l1_gives_way is None:
+        return (f"**Try it:** raise *Outliers*. With this size, noise and seed, L1's slope stays within {bar} of "
+                f"the clean {clean} for every count up to {sw.counts[-1]}; {mse} outliers.")
+    k = sw.l1_gives_way
+    n = L.N_CLEAN + k
+    lesson = (f" {k} of {n} points ({100 * k / n:.0f}%) is less than the half a median withstands: all the "
+              "outliers sit at the right end, where each one pulls hardest on the slope (high leverage).")
+    if count < k:
+        return (f"**Try it:** raise *Outliers* and watch L1 give way too. With this size, noise and seed its "
+                f"slope stays within {bar} of the clean {clean} up to {k - 1} outliers and leaves at **{k}** "
+                f"(slope {sw.l1[k]:.2f}); {mse} outliers." + lesson)
+    return (f"**L1 has given way too:** with this size, noise and seed its slope first left {bar} of the clean "
+            f"{clean} at **{k}** outliers (slope {sw.l1[k]:.2f}); {mse}. Lower *Outliers* below {k} to see it "
+            "come back." + lesson)
+
+
+invite = _gives_way_text(sweep, outliers) if sweep is not None else ""
 
 # --- The fits -------------------------------------------------------------------------------------
 with main:
@@ -63,15 +89,20 @@ with main:
     if upload is not None:
         st.caption(f"Your data: {len(data.x)} points. Points marked as outliers lie more than 3 robust "
                    "standard deviations from the L1 line.")
+    else:
+        st.markdown(invite)
 
 # --- Why: the force of a residual ----------------------------------------------------------------
 st.subheader("Why: how hard one point pulls")
 show_figure(residual_figure(result.curves, labels, colours, delta, beta), key="residual_chart")
 st.markdown(
-    "The right panel is the derivative of one point's loss, computed by autograd through the loss "
-    "module with `reduction='none'`. Under **MSE** it is $2r$: a point twice as far pulls twice as "
-    "hard, so one point with residual 12 pulls like 12 points with residual 1. Under **L1** it is "
-    r"$\mathrm{sign}(r)$: every point pulls with the same force, however far it is. **Huber** "
+    r"Here $r = y-\hat y$: positive for a point above the line, negative below. The right panel is the "
+    r"derivative $d\rho/dr$ of one point's loss, computed by autograd through the loss module with "
+    r"`reduction='none'`. The gradient with respect to the prediction is $-d\rho/dr$, so gradient descent "
+    r"moves the line at that point in the direction of $d\rho/dr$: a positive pull lifts it towards a point "
+    "above it, a negative one lowers it. Under **MSE** it is $2r$: a point twice as "
+    "far pulls twice as hard, so one point with residual 12 pulls like 12 points with residual 1. Under **L1** "
+    r"it is $\mathrm{sign}(r)$: every point pulls with the same force, however far it is. **Huber** "
     r"(and Smooth L1, which is Huber divided by $\delta$ with $\beta = \delta$) is quadratic near 0 "
     "and linear beyond, a middle ground."
 )
@@ -86,6 +117,18 @@ if any(data.outlier):
                f"The outliers are {sum(data.outlier)} of {len(data.x)} points.")
 else:
     st.info("There are no outliers now: add some in the settings to see their share.")
+
+# --- How many outliers can L1 take? ---------------------------------------------------------------
+if sweep is not None:
+    st.subheader("How many outliers can L1 take?")
+    show_figure(sweep_figure(sweep.counts, {"l1": sweep.l1, "mse": sweep.mse}, labels, colours, L.TRUE_SLOPE,
+                             L.HOLD, L.GIVE_WAY, outliers), key="sweep_chart")
+    st.caption(f"The exact slopes (L1: the best line through two of the points; MSE: least squares) for every "
+               f"outlier count with this size, noise and seed; one more outlier keeps the others where they "
+               f"were. Shaded: within {L.HOLD} of the clean slope; dotted: {L.GIVE_WAY} away, where a fit has "
+               "given way. Each outlier tilts the L1 line by about one point's worth, however far down it "
+               "sits; once the outliers' pull on the slope outweighs the clean points', the line swings over "
+               "to them.")
 
 # --- reduction ------------------------------------------------------------------------------------
 st.subheader("The `reduction` argument")
@@ -106,9 +149,18 @@ st.dataframe(
 # --- Surfaces -------------------------------------------------------------------------------------
 st.subheader("The loss surfaces")
 show_figure(surface_figure(result.surfaces, fits, labels, colours, data.true_line), key="surface_chart")
-st.caption("The mean loss for every (slope, intercept). L1's contours are polygons with corners (its "
-           "minimum sits on a corner, where the line passes through data points); MSE's are smooth "
-           "ellipses whose centre the outliers drag away from the clean line.")
+st.caption("The loss of every line (slope, intercept), both in the units of y so that one colour scale "
+           "and the same contour levels fit both: L1's mean |r| and the square root of MSE (the RMS "
+           "residual; same minimiser, same contour shapes). The RMS residual is never below the mean |r|, "
+           "so the MSE panel is brighter everywhere. L1's surface has flat faces with a crease wherever the "
+           "line passes through a data point: its contours are polygons with corners, and its minimum sits "
+           "on a corner where the line passes through two points. MSE's are smooth ellipses whose centre the "
+           "outliers drag away from the clean line.")
+zw, zb = result.l1_zoom[0], result.l1_zoom[1]
+st.markdown(f"**Zoomed in around the L1 optimum** (slope ± {(zw[-1] - zw[0]) / 2:.2g}, intercept ± "
+            f"{(zb[-1] - zb[0]) / 2:.2g}, its own colour scale): at the scale above, dozens of creases meet "
+            "near the minimum and the polygons look round; close up, the flat faces and corners show.")
+show_figure(zoom_figure(result.l1_zoom, fits["l1"], labels["l1"], colours["l1"]), key="zoom_chart")
 
 st.subheader("When to use which")
 st.markdown(

@@ -6,6 +6,7 @@ import pytest
 import torch
 from scipy.optimize import linprog, minimize
 
+from conftest import figure, traces
 from nnviz import losses as L
 
 SETTINGS = [(0, 0.0, 0.5, 1), (6, 12.0, 0.5, 0), (3, 20.0, 1.0, 7), (10, 8.0, 0.2, 42), (20, 30.0, 3.0, 9999)]
@@ -155,3 +156,143 @@ def test_good_csv_with_header_is_fitted():
 def test_semicolon_csv_says_to_use_commas():
     with pytest.raises(L.DataError, match="separated by a comma"):
         L.parse_csv(b"1;2\n2;3\n3;4\n")
+
+
+# --- The lesson at the default URL, the breakdown count, and what the figures say ---------------------------
+
+def _slopes(d):
+    """Independent references: the L1 line by linear programming, the MSE line by numpy least squares."""
+    x, y = np.array(d.x), np.array(d.y)
+    (w_l1, _), _ = lad(x, y)
+    w_mse = np.linalg.lstsq(np.c_[x, np.ones_like(x)], y, rcond=None)[0][0]
+    return w_l1, w_mse
+
+
+def _defaults():
+    return L.OUTLIERS.default, L.OUTLIER_SIZE.default, L.NOISE.default, L.SEED.default
+
+
+def test_default_settings_teach_the_lesson():
+    """At the default URL L1 holds (within 0.05 of the clean slope) and MSE visibly does not (> 0.3 off)."""
+    d = L.make_data(*_defaults())
+    w_l1, w_mse = _slopes(d)
+    assert abs(w_l1 - L.TRUE_SLOPE) < 0.05, w_l1
+    assert abs(w_mse - L.TRUE_SLOPE) > 0.3, w_mse
+    # and the fits the page shows are those lines
+    assert L.fit_line(d, "l1").slope == pytest.approx(w_l1, abs=1e-6)
+    assert L.fit_line(d, "mse").slope == pytest.approx(w_mse, abs=1e-9)
+    # not one lucky seed: the same holds for the first 20 seeds at the default count, size and noise
+    k, size, noise, _ = _defaults()
+    for seed in range(20):
+        w_l1, w_mse = _slopes(L.make_data(k, size, noise, seed))
+        assert abs(w_l1 - L.TRUE_SLOPE) < 0.05 and abs(w_mse - L.TRUE_SLOPE) > 0.3, (seed, w_l1, w_mse)
+
+
+def test_one_more_outlier_keeps_the_others():
+    a, b = L.make_data(4, 15.0, 0.2, 5), L.make_data(5, 15.0, 0.2, 5)
+    assert b.x[:-1] == a.x and b.y[:-1] == a.y and b.outlier[-1] and not any(b.outlier[:L.N_CLEAN])
+
+
+@pytest.mark.parametrize("size,noise,seed", [(L.OUTLIER_SIZE.default, L.NOISE.default, L.SEED.default),
+                                             (10.0, 0.5, 3), (30.0, 1.0, 11), (2.0, 0.2, 1)])
+def test_sweep_and_breakdown_count_against_linprog(size, noise, seed):
+    sw = L.outlier_sweep(size, noise, seed)
+    assert sw.counts == list(range(L.OUTLIERS.min, L.OUTLIERS.max + 1))
+    ref_l1, ref_mse = [], []
+    for k in sw.counts:
+        d = L.make_data(k, size, noise, seed)
+        w_l1, w_mse = _slopes(d)
+        ref_l1.append(w_l1)
+        ref_mse.append(w_mse)
+    np.testing.assert_allclose(sw.l1, ref_l1, atol=1e-6)
+    np.testing.assert_allclose(sw.mse, ref_mse, atol=1e-9)
+    off = [k for k, w in zip(sw.counts, ref_l1) if abs(w - 0.5) > 0.3]
+    assert sw.l1_gives_way == (off[0] if off else None)
+    off = [k for k, w in zip(sw.counts, ref_mse) if abs(w - 0.5) > 0.3]
+    assert sw.mse_gives_way == (off[0] if off else None)
+
+
+def test_l1_gives_way_beyond_the_default_count():
+    """The invitation is real: raising the count past the default makes L1 give way too."""
+    k, size, noise, seed = _defaults()
+    sw = L.outlier_sweep(size, noise, seed)
+    assert sw.l1_gives_way is not None and k < sw.l1_gives_way <= L.OUTLIERS.max
+    assert sw.mse_gives_way is not None and sw.mse_gives_way <= k
+
+
+def test_surfaces_in_units_of_y_on_one_colour_scale():
+    from nnviz.figures.losses import surface_figure
+
+    a = L.analyse_generated(("l1", "mse"), *_defaults(), 1.0, 1.0)
+    x, y = np.array(a.data.x), np.array(a.data.y)
+    for n, ref in (("l1", lambda r: np.abs(r).mean()), ("mse", lambda r: np.sqrt((r**2).mean()))):
+        w, b, z = a.surfaces[n]
+        assert len(w) >= 150 and len(b) >= 150  # fine enough to resolve L1's corners
+        for i, j in ((0, 0), (40, 100), (len(b) - 1, len(w) - 1)):
+            assert z[i][j] == pytest.approx(ref(y - w[j] * x - b[i]), rel=1e-12)
+    assert (np.array(a.surfaces["mse"][2]) >= np.array(a.surfaces["l1"][2]) - 1e-12).all()  # RMS >= mean |r|
+    fig = surface_figure(a.surfaces, a.fits, {"l1": "L1", "mse": "MSE"}, {"l1": "#000", "mse": "#111"}, (0.5, 1.0))
+    contours = [t for t in fig.data if t.type == "contour"]
+    assert len(contours) == 2 and {t.coloraxis for t in contours} == {"coloraxis"}
+    assert fig.layout.coloraxis.colorbar.title.text  # a colour bar with a title
+    levels = {(t.contours.start, t.contours.size) for t in contours}
+    assert len(levels) == 1  # the same contour levels in both panels
+    lo = min(np.min(t.z) for t in contours)
+    start, size = levels.pop()
+    assert start <= lo and (np.max(contours[0].z) - lo) / size >= 12  # enough levels to see the shapes
+
+
+def test_fit_legend_never_covers_the_data():
+    from nnviz.figures.losses import fit_figure
+
+    for k in (0, 3):
+        a = L.analyse_generated(("l1", "mse"), k, 15.0, 0.2, 0, 1.0, 1.0)
+        d = a.data
+        fig = fit_figure(d.x, d.y, d.outlier, list(a.fits.values()), {"l1": "L1", "mse": "MSE"},
+                         {"l1": "#000", "mse": "#111"}, d.true_line)
+        leg = fig.layout.legend
+        # outside the plot area: above it (anchored at its bottom edge, y >= 1) or beside it (x >= 1)
+        assert (leg.y is not None and leg.y >= 1 and leg.yanchor == "bottom") or (leg.x is not None and leg.x >= 1)
+
+
+def test_one_residual_convention_everywhere(app):
+    """r = y - y_hat (target minus prediction) in the formulas, the text and the residual figure's axis."""
+    at = app("pages/losses.py")
+    res = figure(at, 1)
+    axis = res["layout"]["xaxis"]["title"]["text"]
+    assert "y − ŷ" in axis and "prediction − target" not in axis
+    text = " ".join(m.value for m in at.markdown)
+    assert r"y_i-\hat y_i" in text and r"r = y-\hat y" in text
+    assert "prediction − target" not in text and "input - target" not in text
+
+
+def test_page_invites_and_names_the_breakdown_count(app):
+    at = app("pages/losses.py")
+    metrics = {m.label: float(m.value) for m in at.metric}
+    assert abs(metrics["L1 (MAE) slope"] - 0.5) < 0.05 and abs(metrics["MSE slope"] - 0.5) > 0.3
+    sw = L.outlier_sweep(*_defaults()[1:])
+    text = " ".join(m.value for m in at.markdown)
+    assert "raise *Outliers*" in text and f"leaves at **{sw.l1_gives_way}**" in text
+    sweep = traces(at, 3)  # fits, residual force, shares, sweep
+    np.testing.assert_allclose(sweep["L1 (MAE)"]["y"], sw.l1)
+    # past the breakdown count the page says that L1 has given way, with the count
+    at.slider(key="outliers").set_value(sw.l1_gives_way).run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "L1 has given way too" in text and f"at **{sw.l1_gives_way}** outliers" in text
+
+
+def test_l1_zoom_shows_corners():
+    """The zoomed L1 surface: the right values, the optimum inside, and several creases (lines through a
+    data point, where the surface bends) crossing the window, so its contours have visible corners."""
+    a = L.analyse_generated(("l1", "mse"), *_defaults(), 1.0, 1.0)
+    w, b, z = a.l1_zoom
+    x, y = np.array(a.data.x), np.array(a.data.y)
+    assert z[7][150] == pytest.approx(np.abs(y - w[150] * x - b[7]).mean(), rel=1e-12)
+    f = a.fits["l1"]
+    assert w[0] < f.slope < w[-1] and b[0] < f.intercept < b[-1]
+    # crease of point i: b = y_i - w x_i; count those that cross the window
+    at_lo, at_hi = y - w[0] * x, y - w[-1] * x
+    crossing = ((np.maximum(at_lo, at_hi) > b[0]) & (np.minimum(at_lo, at_hi) < b[-1])).sum()
+    assert crossing >= 6
+    zi = np.unravel_index(np.argmin(z), np.shape(z))  # the grid minimum sits next to the optimum
+    assert abs(w[zi[1]] - f.slope) <= 2 * (w[1] - w[0]) and abs(b[zi[0]] - f.intercept) <= 2 * (b[1] - b[0])
