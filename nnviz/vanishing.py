@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.nn import init
 from torch.nn.utils import skip_init
 
-from .activations import ACTIVATIONS, compute_curves
+from .activations import ACTIVATIONS
 from .controls import BoolSpec, ChoiceSpec, FloatSpec, IntSpec, MultiChoiceSpec
 
 BATCH = 16  # random inputs per backward pass (the cost of a sweep grows with it)
@@ -43,13 +43,26 @@ INITS: dict[str, tuple[str, Callable[[Tensor, Tensor, float, torch.Generator], N
     "normal": ("Plain normal N(0, std²), whatever the width",
                lambda w, b, s, g: (init.normal_(w, 0.0, s, generator=g), init.zeros_(b))),
 }
+# "matched": the init each activation was designed with. Xavier/Glorot (2010) keeps the signal's
+# variance for functions with slope 1 at 0 (tanh; for square layers it is LeCun's 1/fan_in, which
+# SELU needs); He/Kaiming (2015) doubles it for the ReLU family, whose units pass half the signal.
+MATCHED = {**{a: "kaiming_normal" for a in ACTIVATIONS},
+           **{a: "xavier_normal" for a in ("sigmoid", "tanh", "softsign", "hardtanh", "selu")}}
+INIT_CHOICES = ("matched", *INITS)
 NORMS = {"none": "none", "layernorm": "LayerNorm", "batchnorm": "BatchNorm1d"}
+
+
+def resolve_init(init_name: str, act: str) -> str:
+    """The concrete torch.nn.init scheme: 'matched' becomes the one made for this activation."""
+    return MATCHED[act] if init_name == "matched" else init_name
 
 # Controls: one definition of their bounds, for the widgets, the URL check and the resource cap.
 ACT = MultiChoiceSpec("Activations", tuple(ACTIVATIONS), ("sigmoid", "tanh", "relu"), max_selections=4)
 DEPTH = IntSpec("Depth (hidden layers) for the profile", 1, 50, 30)
 WIDTH = IntSpec("Width (units per layer)", 16, 128, 64, 16)
-INIT = ChoiceSpec("Initialisation (torch.nn.init)", tuple(INITS), "default")
+INIT = ChoiceSpec("Initialisation (torch.nn.init)", INIT_CHOICES, "matched",
+                  help="matched: Xavier for sigmoid and tanh, He (Kaiming) for ReLU and its kin. "
+                       "default: what nn.Linear does if you do nothing.")
 STD = FloatSpec("std of the plain normal init", 0.01, 3.0, 0.5, 0.01)
 RESIDUAL = BoolSpec("Residual connections (h + f(Wh + b))")
 NORM = ChoiceSpec("Normalisation between layers", tuple(NORMS), "none")
@@ -93,16 +106,17 @@ class DeepMLP(nn.Module):
 
 
 @functools.lru_cache(maxsize=6)  # at most ~40 MB (width 128, float64), 2 settings x 3 seeds
-def _draws(seed: int, width: int, init_name: str, std: float, dtype: str) -> tuple[tuple[Tensor, ...], Tensor, Tensor]:
-    """Initial weights and the random batch for one seed, on the CPU. They do not depend on the
-    activation, normalisation or residual switch, so every activation shares them (computed once,
-    never modified: callers copy them). In order: the stack's init from generator g, then x, y."""
-    dt = getattr(torch, dtype)
+def _draws(seed: int, width: int, init_name: str, std: float) -> tuple[tuple[Tensor, ...], Tensor, Tensor]:
+    """Initial weights and the random batch for one seed, on the CPU, always drawn in float64 (the
+    precision switch casts them, so float32 and float64 look at the same network). They do not
+    depend on the activation, normalisation or residual switch, so every activation shares them
+    (computed once, never modified: callers copy them). In order: the stack's init from generator
+    g, then x, y."""
     g = torch.Generator().manual_seed(seed)
-    model = DeepMLP("relu", STACK, width, dtype=dt)
+    model = DeepMLP("relu", STACK, width, dtype=torch.float64)
     init_(model, init_name, std, g)
-    x = torch.randn(BATCH, width, generator=g, dtype=dt)
-    y = torch.randn(BATCH, 1, generator=g, dtype=dt)
+    x = torch.randn(BATCH, width, generator=g, dtype=torch.float64)
+    y = torch.randn(BATCH, 1, generator=g, dtype=torch.float64)
     return tuple(p.detach() for p in model.parameters_to_init()), x, y
 
 
@@ -132,11 +146,11 @@ def measure(act: str, depths: tuple[int, ...], width: int, init_name: str = "def
     `depth` (one of `depths`) is where the per-layer statistics are taken."""
     dt = getattr(torch, dtype)
     model = DeepMLP(act, STACK, width, norm, residual, dt, device)
-    weights, x, y = _draws(seed, width, init_name, std, dtype)
+    weights, x, y = _draws(seed, width, resolve_init(init_name, act), std)
     with torch.no_grad():
         for p, v in zip(model.parameters_to_init(), weights):
-            p.copy_(v)
-    x, y = x.to(device), y.to(device)  # (B, width) random inputs, (B, 1) random regression targets
+            p.copy_(v)  # copy_ casts float64 -> dtype
+    x, y = x.to(device, dt), y.to(device, dt)  # (B, width) random inputs, (B, 1) random regression targets
     pre: list[Tensor] = []
     hidden: list[Tensor] = []
     model(x, pre, hidden)
@@ -176,10 +190,11 @@ class Sweep:
     profile: list[list[float]]  # [seed][layer] at the chosen depth
     profile_mean: list[float]
     stats: dict[str, list[float]]  # at the chosen depth, averaged over seeds
-    bound: float  # max |f'| of the activation: the per-layer factor in the bound (max f')^L
+    init: str  # the concrete init ('matched' resolved for this activation)
+    prediction: "Prediction | None"  # the theory's line; None where it does not apply (residual, norm)
 
 
-def sweep(act: str, depth: int, width: int = WIDTH.default, init_name: str = "default",
+def sweep(act: str, depth: int, width: int = WIDTH.default, init_name: str = "matched",
           std: float = STD.default, residual: bool = False, norm: str = "none", dtype: str = "float32",
           seed: int = 0, device: str = "cpu") -> Sweep:
     """Gradient norms at every depth in SWEEP_DEPTHS (and `depth`) for N_SEEDS seeds."""
@@ -192,9 +207,100 @@ def sweep(act: str, depth: int, width: int = WIDTH.default, init_name: str = "de
     stats = {k: [sum(getattr(m, k)[i] for m in runs) / len(runs) for i in range(depth)]
              for k in ("dact_mean", "saturated", "act_std")}
     profile = [m.grad_norms[depth] for m in runs]
-    peak = compute_curves((act,), {}, -10.0, 10.0)[0].peak
+    prediction = predict(act, width, init_name, std) if not residual and norm == "none" else None
     return Sweep(act, list(depths), first, [_log_mean(v) for v in first], grid, profile,
-                 [_log_mean([p[i] for p in profile]) for i in range(depth)], stats, abs(peak))
+                 [_log_mean([p[i] for p in profile]) for i in range(depth)], stats,
+                 resolve_init(init_name, act), prediction)
+
+
+# --- What theory predicts ----------------------------------------------------------------------
+# Signal propagation (Glorot & Bengio 2010; He et al. 2015; Poole et al. 2016; Schoenholz et al.
+# 2017): in a wide random network a unit's pre-activation z is about N(0, q_l), with
+#     q_1 = sigma_w^2 * E[x^2] + sigma_b^2,   q_{l+1} = sigma_w^2 * E[f(z_l)^2] + sigma_b^2,
+# where sigma_w^2 = fan_in * Var(W) and sigma_b^2 = Var(b) are set by the init. Going back through
+# one more layer multiplies the gradient's norm by chi_l = sqrt(sigma_w^2 * E[f'(z_l)^2]): the
+# weights' scale times the activation's mean squared slope, the two causes of vanishing.
+# A product of many random factors is typically smaller than its mean: for a width-n layer the
+# log of the factor scatters with variance about (1 + 3 E[f'^4] / E[f'^2]^2) / n, which lowers the
+# typical value by a quarter of that per layer (cf. Hanin 2018 for ReLU) and sets how far a single
+# network strays from the prediction.
+
+SPREAD_MAX = 0.8  # draw the prediction while the predicted sd of ln(norm) of the seeds' mean stays below this
+_GRID = 4000  # midpoint rule for the Gaussian expectations (no node at 0, where ReLU' jumps)
+
+
+def init_variance(init_name: str, fan_in: int, fan_out: int, std: float = STD.default) -> tuple[float, float]:
+    """(sigma_w^2, sigma_b^2) = (fan_in * Var(W), Var(b)) of a concrete init, in closed form."""
+    if init_name == "default":  # U(+-1/sqrt(fan_in)) for weight and bias: variance 1/(3 fan_in)
+        return 1 / 3, 1 / (3 * fan_in)
+    if init_name.startswith("xavier"):  # Var = 2 / (fan_in + fan_out)
+        return 2 * fan_in / (fan_in + fan_out), 0.0
+    if init_name.startswith("kaiming"):  # Var = gain^2 / fan_in, gain^2 = 2 for ReLU
+        return 2.0, 0.0
+    if init_name == "normal":
+        return fan_in * std**2, 0.0
+    raise ValueError(init_name)
+
+
+def gaussian_moments(act: str, q: float) -> tuple[float, float, float]:
+    """E[f(z)^2], E[f'(z)^2], E[f'(z)^4] for z ~ N(0, q), in float64; f' by autograd."""
+    u = (torch.arange(_GRID, dtype=torch.float64) + 0.5) / _GRID * 20 - 10  # (K,) standard-normal grid
+    w = torch.exp(-u**2 / 2)
+    w = w / w.sum()  # (K,) quadrature weights
+    z = (math.sqrt(q) * u).requires_grad_(True)
+    f = ACTIVATIONS[act].build(ACTIVATIONS[act].defaults()).double()(z)
+    (d,) = torch.autograd.grad(f.sum(), z)
+    return float(w @ f.detach() ** 2), float(w @ d**2), float(w @ d**4)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The theory's first-layer gradient norm for every depth 1..STACK (index d - 1)."""
+    act: str
+    init: str  # the concrete init
+    sigma_w2: float  # fan_in * Var(W) of the hidden layers
+    dact2: list[float]  # E[f'(z_l)^2] at each layer l
+    factors: list[float]  # chi_l = sqrt(sigma_w2 * E[f'(z_l)^2]) times the finite-width correction
+    values: list[float]  # predicted ||dloss/dW_1|| of the depth-d network
+    spread: list[float]  # predicted sd of ln(value) for the geometric mean of N_SEEDS networks
+    reliable_to: int  # the deepest depth whose spread stays below SPREAD_MAX
+
+    def mean_dact2(self, depth: int) -> float:
+        """The geometric mean of E[f'(z_l)^2] over layers 2..depth: the activation's share."""
+        vals = self.dact2[1:depth] or self.dact2[:1]
+        return math.exp(sum(math.log(v) for v in vals) / len(vals)) if min(vals) > 0 else 0.0
+
+    def typical_factor(self, depth: int) -> float:
+        """The geometric mean of the per-layer factors over layers 2..depth."""
+        return (self.values[depth - 1] / self.values[0]) ** (1 / max(depth - 1, 1))
+
+
+@functools.lru_cache(maxsize=256)
+def predict(act: str, width: int = WIDTH.default, init_name: str = "matched", std: float = STD.default) -> Prediction:
+    """Mean-field prediction for the page's network (no residual, no normalisation): random inputs
+    x ~ N(0, 1), a Linear(width, 1) head, MSELoss against N(0, 1) targets, batch BATCH."""
+    init = resolve_init(init_name, act)
+    s_w, s_b = init_variance(init, width, width, std)
+    s_h, s_hb = init_variance(init, width, 1, std)  # the head: fan_in = width, fan_out = 1
+    q = s_w * 1.0 + s_b  # E[x^2] = 1
+    dact2, factors, out2, spread_var = [], [], [], []
+    var = 0.0
+    for layer in range(STACK):
+        f2, d2, d4 = gaussian_moments(act, q)
+        scatter = (1 + 3 * d4 / d2**2) / (4 * width) if d2 > 0 else 0.0  # variance of ln chi_l
+        dact2.append(d2)
+        factors.append(math.sqrt(s_w * d2) * math.exp(-scatter))
+        out2.append(s_h * f2 + s_hb)  # E[output^2] of the depth-(layer+1) network
+        var += scatter if layer > 0 else 0.0
+        spread_var.append(var)
+        q = min(s_w * f2 + s_b, 1e300)
+    # depth 1: dW_1 = sum_b delta_b x_b^T with delta_b = f'(z_1) * w_head * 2 (out_b - y_b) / B
+    values = [math.sqrt(4 * width * s_h * dact2[0] * (out2[0] + 1) / BATCH)]
+    for d in range(2, STACK + 1):  # one more layer: its factor, and the new output's size
+        values.append(values[-1] * factors[d - 1] * math.sqrt((out2[d - 1] + 1) / (out2[d - 2] + 1)))
+    spread = [math.sqrt(v / N_SEEDS) for v in spread_var]
+    reliable = [d for d in range(1, STACK + 1) if spread[d - 1] <= SPREAD_MAX and math.isfinite(values[d - 1])]
+    return Prediction(act, init, s_w, dact2, factors, values, spread, max(reliable, default=0))
 
 
 def script(acts: tuple[str, ...], depth: int, width: int, init_name: str, std: float, residual: bool,
@@ -202,19 +308,21 @@ def script(acts: tuple[str, ...], depth: int, width: int, init_name: str, std: f
     """A plain-torch script that prints each layer's weight-gradient norm for seed `seed`, as the
     page measures it (its profile averages this over seeds seed .. seed + N_SEEDS - 1)."""
     stack = STACK
-    init_code = {
+    bodies = {
         "default": "nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=g)  # nn.Linear's own default\n"
-                   "        bound = 1 / math.sqrt(w.shape[1])\n"
-                   "        nn.init.uniform_(b, -bound, bound, generator=g)",
-        "xavier_uniform": "nn.init.xavier_uniform_(w, generator=g)\n        nn.init.zeros_(b)",
-        "xavier_normal": "nn.init.xavier_normal_(w, generator=g)\n        nn.init.zeros_(b)",
-        "kaiming_uniform": "nn.init.kaiming_uniform_(w, nonlinearity='relu', generator=g)\n        nn.init.zeros_(b)",
-        "kaiming_normal": "nn.init.kaiming_normal_(w, nonlinearity='relu', generator=g)\n        nn.init.zeros_(b)",
-        "normal": f"nn.init.normal_(w, 0.0, {std!r}, generator=g)\n        nn.init.zeros_(b)",
-    }[init_name]
+                   "    bound = 1 / math.sqrt(w.shape[1])\n"
+                   "    nn.init.uniform_(b, -bound, bound, generator=g)",
+        "xavier_uniform": "nn.init.xavier_uniform_(w, generator=g)\n    nn.init.zeros_(b)",
+        "xavier_normal": "nn.init.xavier_normal_(w, generator=g)\n    nn.init.zeros_(b)",
+        "kaiming_uniform": "nn.init.kaiming_uniform_(w, nonlinearity='relu', generator=g)\n    nn.init.zeros_(b)",
+        "kaiming_normal": "nn.init.kaiming_normal_(w, nonlinearity='relu', generator=g)\n    nn.init.zeros_(b)",
+        "normal": f"nn.init.normal_(w, 0.0, {std!r}, generator=g)\n    nn.init.zeros_(b)",
+    }
+    inits = {a: resolve_init(init_name, a) for a in acts}
+    init_defs = "\n\n".join(f"def init_{n}(w, b, g):\n    {bodies[n]}" for n in dict.fromkeys(inits.values()))
     norm_code = {"none": "nn.Identity()", "layernorm": "nn.LayerNorm(WIDTH, dtype=DTYPE)",
                  "batchnorm": "nn.BatchNorm1d(WIDTH, dtype=DTYPE)"}[norm]
-    acts_code = ", ".join(f'"{a}": {ACTIVATIONS[a].label}()' for a in acts)
+    acts_code = ", ".join(f'"{a}": ({ACTIVATIONS[a].label}(), init_{inits[a]})' for a in acts)
     return f'''import math
 
 import torch
@@ -227,17 +335,22 @@ RESIDUAL = {residual}
 # (drawn in order from one generator), then the output layer.
 STACK = {stack}
 
-for name, act in {{{acts_code}}}.items():
+
+{init_defs}
+
+
+for name, (act, init) in {{{acts_code}}}.items():
     g = torch.Generator().manual_seed({seed})
+    # Drawn in float64 and then cast, so float32 and float64 run the very same network.
     # skip_init: build the layers without touching the global random state, then initialise.
-    layers = [skip_init(nn.Linear, WIDTH, WIDTH, dtype=DTYPE) for _ in range(STACK)]
-    head = skip_init(nn.Linear, WIDTH, 1, dtype=DTYPE)
+    layers = [skip_init(nn.Linear, WIDTH, WIDTH, dtype=torch.float64) for _ in range(STACK)]
+    head = skip_init(nn.Linear, WIDTH, 1, dtype=torch.float64)
     for layer in layers + [head]:
-        w, b = layer.weight.data, layer.bias.data
-        {init_code}
+        init(layer.weight.data, layer.bias.data, g)
+    layers, head = [layer.to(DTYPE) for layer in layers], head.to(DTYPE)
     norms = [{norm_code} for _ in range(DEPTH)]
-    x = torch.randn(BATCH, WIDTH, generator=g, dtype=DTYPE)  # random inputs
-    y = torch.randn(BATCH, 1, generator=g, dtype=DTYPE)  # random regression targets
+    x = torch.randn(BATCH, WIDTH, generator=g, dtype=torch.float64).to(DTYPE)  # random inputs
+    y = torch.randn(BATCH, 1, generator=g, dtype=torch.float64).to(DTYPE)  # random regression targets
 
     h = x
     for layer, norm in zip(layers[:DEPTH], norms):

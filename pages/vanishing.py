@@ -4,14 +4,14 @@ import streamlit as st
 from nnviz import vanishing as V
 from nnviz.activations import ACTIVATIONS
 from nnviz.figures import depth_figure, heatmap_figure, profile_figure, stats_figure
-from nnviz.ui import (code_expander, controls_area, device, multiselect, require_frame, select, show_figure,
+from nnviz.ui import (code_expander, controls_area, device, intro, multiselect, require_frame, select, show_figure,
                       slider, toggle)
 
 require_frame()
 st.title("Vanishing gradients: what reaches the first layer?")
-st.markdown(
-    "Backpropagation multiplies the gradient, layer after layer, by each layer's weights and by "
-    "the slope $f'(z)$ of its activation. Stack many layers and that product can shrink towards "
+intro(
+    "Backpropagation multiplies the gradient, layer after layer, by each layer's **weights** and by "
+    "the **slope** $f'(z)$ of its activation. Stack many layers and that product can shrink towards "
     "zero (**vanishing**) or blow up (**exploding**). Each network here is built from `nn.Linear` "
     "layers and the chosen activation, gets a batch of random inputs with random regression "
     "targets and `nn.MSELoss`, and runs one `loss.backward()`; we read every layer's `weight.grad`."
@@ -25,7 +25,8 @@ with settings:
     width = slider(V.WIDTH, "width")
     init_name = select(V.INIT, "init", format_func=lambda k: k)
     std = slider(V.STD, "std") if init_name == "normal" else V.STD.default
-    st.caption(V.INITS[init_name][0])
+    if init_name != "matched":
+        st.caption(V.INITS[init_name][0])
     residual = toggle(V.RESIDUAL, "residual")
     norm = select(V.NORM, "norm")
     dtype = select(V.DTYPE, "dtype")
@@ -39,15 +40,25 @@ if not acts:
 cached_sweep = st.cache_data(max_entries=512, show_spinner="Building and differentiating the networks…")(V.sweep)
 sweeps = [cached_sweep(a, depth, width, init_name, std, residual, norm, dtype, seed, device()) for a in acts]
 colours = {a: ACTIVATIONS[a].colour for a in ACTIVATIONS}
+deepest = V.STACK
 
 # --- The headline -----------------------------------------------------------------------------
 with main:
-    show_figure(depth_figure(sweeps, colours, dtype), key="depth_chart")
+    show_figure(depth_figure(sweeps, colours, dtype, depth), key="depth_chart")
+    inits = ", ".join(f"{s.act}: {s.init}" for s in sweeps)
+    theory = [s for s in sweeps if s.prediction is not None]
+    short = [s for s in theory if s.prediction.reliable_to < deepest]
     st.caption(
-        f"Each point: the first layer's gradient norm, geometric mean over {V.N_SEEDS} seeds "
-        f"({seed}…{seed + V.N_SEEDS - 1}); the band spans the smallest to the largest seed. Dotted: "
-        "the depth-1 value times (max f')^(L−1), what the activation's steepest slope alone allows. "
-        "Triangles at the bottom: the gradient was exactly 0, not a tiny number; at the top: overflow."
+        f"Solid: the first layer's gradient norm, geometric mean over {V.N_SEEDS} seeds "
+        f"({seed}…{seed + V.N_SEEDS - 1}), band from the smallest to the largest seed ({inits}). "
+        + ("Wide pale line: what theory predicts for a random network of this width, one factor "
+           "√(σ_w²·E[f'(z)²]) per layer (not fitted to the measurement). " if theory else
+           "No theory line: its prediction is for a plain stack of layers, and residual connections or "
+           "normalisation change the product it describes. ")
+        + "".join(f"The {s.act} theory line stops at depth {s.prediction.reliable_to}: beyond it, at width "
+                  f"{width}, one network strays from the average by more than the theory can promise. "
+                  for s in short)
+        + "Triangles at the bottom: exactly 0 (not a tiny number); at the top: overflow."
     )
     cols = st.columns(len(sweeps))
     for col, s in zip(cols, sweeps):
@@ -64,10 +75,57 @@ with main:
                    help="The first layer's gradient norm in the deepest network divided by the one in a "
                         "one-layer network (overflow: it became inf or nan).")
 
+    # --- The two causes, with the numbers -------------------------------------------------------
+    if theory:
+        st.markdown("**Two causes, one product.** Going back through one layer multiplies the gradient by "
+                    "about √(σ_w²·E[f'(z)²]): the **weights' scale** σ_w² = fan_in·Var(W), set by the init, "
+                    "times the **activation's** mean squared slope at that layer's inputs.")
+        rows = []
+        for s in theory:
+            p = s.prediction
+            measured = s.first_mean[-1] / s.first_mean[0] if s.first_mean[0] > 0 else float("nan")
+            rows.append({"activation": s.act, "init": s.init, "weights σ_w²": p.sigma_w2,
+                         "activation E[f'²]": p.mean_dact2(deepest), "per layer": p.typical_factor(deepest),
+                         f"depth {deepest} vs 1, theory": p.values[deepest - 1] / p.values[0],
+                         "measured": measured})
+        st.dataframe(rows, hide_index=True, key="causes", column_config={
+            "weights σ_w²": st.column_config.NumberColumn(format="%.3g"),
+            "activation E[f'²]": st.column_config.NumberColumn(format="%.3g"),
+            "per layer": st.column_config.NumberColumn(format="%.3f"),
+            f"depth {deepest} vs 1, theory": st.column_config.NumberColumn(format="%.1e"),
+            "measured": st.column_config.NumberColumn(format="%.1e")})
+        other = "default" if init_name != "default" else "matched"
+        alt = [V.predict(s.act, width, other, std) for s in theory]
+        alt_text = ", ".join(f"{p.act} × {p.values[deepest - 1] / p.values[0]:.0e}" for p in alt)
+        if other == "default":
+            st.markdown(f"PyTorch's default init for `nn.Linear` has σ_w² = 1/3 for every activation: the weights "
+                        f"alone then take √(1/3) ≈ 0.58 per layer, and theory says depth {deepest} vs 1 becomes "
+                        f"{alt_text}. Even tanh and ReLU, which barely saturate, vanish then.")
+        else:
+            st.markdown(f"Here every line shares the weights' σ_w² = 1/3, a factor √(1/3) ≈ 0.58 per layer: that "
+                        "is why tanh and ReLU vanish too although their slope is near 1 where the units are "
+                        f"active. With each activation's matched init theory says: {alt_text}.")
+
+    st.markdown("**Try:**")
+    links = st.columns(2)
+    links[0].page_link("pages/vanishing.py", icon=":material/compare_arrows:",
+                       label="PyTorch's default init: the weights' share" if init_name != "default"
+                       else "The init matched to each activation",
+                       query_params={"act": acts, "init": "default" if init_name != "default" else "matched"})
+    links[1].page_link("pages/vanishing.py", label="Exploding: normal init, std 0.5", icon=":material/trending_up:",
+                       query_params={"act": ["tanh", "relu"], "init": "normal", "std": "0.5"})
+    links[0].page_link("pages/vanishing.py", label="Sigmoid rescued by residual + LayerNorm",
+                       icon=":material/alt_route:",
+                       query_params={"act": "sigmoid", "init": "default", "residual": "true", "norm": "layernorm"})
+    links[1].page_link("pages/vanishing.py", label="Underflow to exactly 0 (then float64)",
+                       icon=":material/vertical_align_bottom:",
+                       query_params={"act": "sigmoid", "init": "normal", "std": "0.05", "depth": "50"})
+
 # --- Profile and heat map -----------------------------------------------------------------------
 st.subheader(f"Layer by layer, in a network of depth {depth}")
 show_figure(profile_figure(sweeps, colours, depth, dtype), key="profile_chart")
-st.caption("Read from left to right as the backward pass runs: from the output layer back to the first.")
+st.caption("Layer 1 (the input side) on the left. The backward pass starts at the output, on the right, "
+           "and multiplies by one more factor at every layer it passes on its way left.")
 with st.expander("Heat map: every layer of every depth", expanded=False):
     tabs = st.tabs([s.act for s in sweeps])
     for tab, s in zip(tabs, sweeps):
@@ -76,8 +134,8 @@ with st.expander("Heat map: every layer of every depth", expanded=False):
 if any(v == 0.0 for s in sweeps for v in s.first_mean) and dtype == "float32":
     st.warning("Some gradients are **exactly 0**. Either every entry fell below the smallest float32 "
                "number (about 1.4e-45) and underflowed, or every unit of a layer is saturated or dead "
-               "(f'(z) = 0). Switch *Precision* to float64: if the zero turns into a tiny number, it was "
-               "underflow.")
+               "(f'(z) = 0). Switch *Precision* to float64 (the same network, in more digits): if the zero "
+               "turns into a tiny number, it was underflow.")
 
 # --- Why ----------------------------------------------------------------------------------------
 st.subheader("Why: the slope each layer multiplies by")
@@ -85,34 +143,25 @@ show_figure(stats_figure(sweeps, colours, V.SATURATED), key="stats_chart")
 st.markdown(
     r"For a chain of layers $h_l = f(W_l h_{l-1} + b_l)$, the chain rule gives "
     r"$\frac{\partial L}{\partial h_{l-1}} = W_l^\top\big(f'(z_l)\odot\frac{\partial L}{\partial h_l}\big)$: "
-    "one factor of $f'$ and one of $W$ per layer. Sigmoid's slope is at most 0.25, so through $L$ "
-    r"layers the activation alone contributes at most $0.25^L$ ($0.25^{20}\approx 10^{-12}$); tanh's "
-    "is at most 1, and less wherever units saturate. ReLU's slope is exactly 1 for active units, so "
-    "it does not shrink the signal by itself; what remains is the weights' scale."
+    "one factor of $W$ and one of $f'$ per layer. For random weights with variance "
+    r"$\sigma_w^2/\text{fan\_in}$ the squared norm is multiplied on average by $\sigma_w^2\,E[f'(z_l)^2]$ "
+    "(Glorot & Bengio 2010; He et al. 2015; Schoenholz et al. 2017). Sigmoid's slope is at most 0.25, "
+    "so $E[f'^2] \\le 1/16$ and no init with a moderate scale saves it; tanh's slope is 1 near 0; ReLU's "
+    "is 1 on the half of the units that are active and 0 on the rest, so $E[f'^2] = 1/2$."
 )
-st.latex(r"\Big\|\frac{\partial L}{\partial W_1}\Big\| \;\lesssim\; \prod_{l=2}^{L}\big(\max f'\big)\,\|W_l\| \cdot \Big\|\frac{\partial L}{\partial h_L}\Big\|")
+st.latex(r"\Big\|\frac{\partial L}{\partial W_1}\Big\| \;\approx\; \Big\|\frac{\partial L}{\partial W_1}\Big\|_{\text{depth }1}"
+         r"\prod_{l=2}^{L}\sqrt{\sigma_w^2\,E[f'(z_l)^2]}")
 
 st.subheader("What fixes it")
 st.markdown(
-    "- **Initialisation** sets the weights' scale. He (Kaiming) initialisation, `std = √(2/fan_in)`, "
-    "is derived so that ReLU layers keep the signal's variance: the gradient then stays of the same "
-    "order at every depth. Xavier does the same for tanh-like functions. PyTorch's default for "
-    "`nn.Linear`, `kaiming_uniform_(w, a=√5)`, works out to U(−1/√fan_in, 1/√fan_in): a variance of "
-    "1/(3·fan_in), smaller than He's 2/fan_in, which is why deep stacks shrink with it.\n"
-    "- **A large std** makes each layer multiply the gradient by more than 1: it **explodes**.\n"
+    "- **Initialisation** sets σ_w². He (Kaiming), `std = √(2/fan_in)`, gives σ_w² = 2, exactly "
+    "compensating ReLU's E[f'²] = 1/2; Xavier gives σ_w² ≈ 1, right for tanh near 0. PyTorch's "
+    "default for `nn.Linear`, `kaiming_uniform_(w, a=√5)`, is U(−1/√fan_in, 1/√fan_in): σ_w² = 1/3, "
+    "which is why deep stacks shrink with it whatever the activation.\n"
+    "- **A large std** makes each factor larger than 1: the gradient **explodes**.\n"
     "- **Residual connections** $h_l = h_{l-1} + f(\\cdot)$ add an identity path, so the gradient "
     "has a route around every layer.\n"
     "- **LayerNorm / BatchNorm** rescale each layer's pre-activations, keeping units out of saturation."
 )
-st.markdown("Try them:")
-links = st.columns(4)
-links[0].page_link("pages/vanishing.py", label="ReLU with He initialisation", icon=":material/trending_flat:",
-                   query_params={"act": ["sigmoid", "relu"], "init": "kaiming_normal"})
-links[1].page_link("pages/vanishing.py", label="Exploding: normal init, std 0.5", icon=":material/trending_up:",
-                   query_params={"act": ["tanh", "relu"], "init": "normal", "std": "0.5"})
-links[2].page_link("pages/vanishing.py", label="Sigmoid, rescued by residual + LayerNorm",
-                   icon=":material/alt_route:", query_params={"act": "sigmoid", "residual": "true", "norm": "layernorm"})
-links[3].page_link("pages/vanishing.py", label="Underflow to exactly 0 (then try float64)", icon=":material/vertical_align_bottom:",
-                   query_params={"act": "sigmoid", "init": "normal", "std": "0.05", "depth": "50"})
 
 code_expander(V.script(tuple(acts), depth, width, init_name, std, residual, norm, dtype, seed), "vanishing_gradients.py")

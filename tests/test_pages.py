@@ -140,11 +140,13 @@ def _run_script(code: str, tmp_path) -> str:
 
 
 def test_loss_page_default_and_controls(app):
+    from nnviz import losses as L
+
     at = app(LOSS_PAGE)
     t = traces(at)
     fits = [n for n in t if n and " fit: " in n]
     assert any(n.startswith("L1 (MAE) fit") for n in fits) and any(n.startswith("MSE fit") for n in fits)
-    assert len(t["outliers"]["x"]) == 6
+    assert len(t["outliers"]["x"]) == L.OUTLIERS.default
     metrics = {m.label: float(m.value) for m in at.metric}
     # with outliers the MSE slope is dragged further from the clean slope 0.5 than the L1 slope
     assert abs(metrics["MSE slope"] - 0.5) > abs(metrics["L1 (MAE) slope"] - 0.5)
@@ -191,7 +193,7 @@ def test_loss_show_the_code_reproduces_the_fits(app, tmp_path):
         assert slope == pytest.approx(metrics[f"{labels[name]} slope"], abs=1e-4)
     # and against the core's exact fit with the same settings
     from nnviz import losses as L
-    d = L.make_data(9, 15.0, 0.5, 123)
+    d = L.make_data(9, 15.0, L.NOISE.default, 123)
     for name, (slope, intercept) in printed.items():
         f = L.fit_line(d, name, delta=2.0)
         assert slope == pytest.approx(f.slope, abs=1e-6) and intercept == pytest.approx(f.intercept, abs=1e-6)
@@ -214,6 +216,31 @@ def test_vanishing_page_default(app):
     assert len(profile["tanh"]["x"]) == 30  # default depth
     labels = [m.label for m in at.metric]
     assert labels == ["sigmoid, depth 50 vs 1", "tanh, depth 50 vs 1", "relu, depth 50 vs 1"]
+
+
+def test_vanishing_page_theory_line_depth_marker_and_causes(app):
+    from nnviz import vanishing as V
+
+    at = app(VAN)
+    fig = figure(at, 0)
+    t = traces(at, 0)
+    for act in ("sigmoid", "tanh", "relu"):  # the theory drawn beside each measured line, to depth 50
+        theory = t[f"{act}: theory"]
+        assert theory["x"][0] == 1 and theory["x"][-1] == 50
+        assert theory["y"][49] == pytest.approx(V.predict(act, 64, "matched").values[49])
+    assert [sh["x0"] for sh in fig["layout"]["shapes"] if sh.get("type") == "line"] == [30]  # the depth slider
+    assert any("depth 30" in a["text"] for a in fig["layout"]["annotations"])
+    causes = at.dataframe[0].value
+    assert list(causes["activation"]) == ["sigmoid", "tanh", "relu"]
+    assert list(causes["init"]) == ["xavier_normal", "xavier_normal", "kaiming_normal"]
+    assert list(causes["weights σ_w²"]) == pytest.approx([1.0, 1.0, 2.0])
+    assert "σ_w² = 1/3" in " ".join(m.value for m in at.markdown)  # the default init one click away
+    assert figure(at, 1)["layout"]["xaxis"].get("autorange") != "reversed"  # layer 1 on the left everywhere
+    at.slider(key="depth").set_value(12).run()
+    assert [sh["x0"] for sh in figure(at, 0)["layout"]["shapes"] if sh.get("type") == "line"] == [12]
+    at.toggle(key="residual").set_value(True).run()
+    assert not [n for n in traces(at, 0) if n and n.endswith("theory")]
+    assert "No theory line" in at.caption[0].value
 
 
 def test_vanishing_page_controls_and_underflow(app):
@@ -267,7 +294,10 @@ REG = "pages/regression.py"
 def test_regression_page_train_stop_and_step(app):
     at = app(REG)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["weight"] == "–"  # nothing trained yet
+    import torch
+
+    torch.manual_seed(42)  # the untrained model, as the seed note builds it
+    assert metrics["weight"] == f"{torch.nn.Linear(1, 1).weight.item():.4f}"  # nothing trained yet
     at.button(key="train").click().run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}

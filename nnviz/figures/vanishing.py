@@ -51,16 +51,24 @@ def _float32_floor(fig: go.Figure, lo: float, dtype: str) -> None:
                            text="smallest normal float32, 1.2e-38: below it digits are lost; below 1.4e-45 it is 0")
 
 
-def depth_figure(sweeps: Sequence, colours: dict, dtype: str, show_bound: bool = True) -> go.Figure:
+def depth_figure(sweeps: Sequence, colours: dict, dtype: str, depth: int | None = None) -> go.Figure:
     """The headline: the first layer's weight-gradient norm against depth, one line per activation
-    (geometric mean over seeds, band from the smallest to the largest seed), and the activation's
-    share of the bound: the depth-1 value times (max f')^(L-1), one factor per added layer."""
+    (geometric mean over seeds, band from the smallest to the largest seed), the theory's
+    prediction dashed beside each (where the theory applies), and the chosen depth marked."""
     fig = go.Figure()
     every = [v for s in sweeps for row in s.first for v in row]
     lo, hi = _log_range(every)
     floor, ceil = 10 ** (lo + 0.3), 10 ** (hi - 0.2)
     for s in sweeps:
         c = colours[s.act]
+        p = s.prediction
+        if p is not None and p.reliable_to >= 2:
+            keep = [(k, v) for k, v in enumerate(p.values[:p.reliable_to], start=1) if floor <= v <= ceil]
+            if keep:
+                fig.add_trace(go.Scatter(
+                    x=[k for k, _ in keep], y=[v for _, v in keep], mode="lines", name=f"{s.act}: theory",
+                    legendgroup=s.act, line=dict(color=c, width=9), opacity=0.3,
+                    hovertemplate=f"{s.act}, theory at depth %{{x}}: %{{y:.3e}}<extra></extra>"))
         ok = [(d, m, min(r), max(r)) for d, m, r in zip(s.depths, s.first_mean, s.first)
               if 0 < m < float("inf")]
         if ok:
@@ -68,24 +76,19 @@ def depth_figure(sweeps: Sequence, colours: dict, dtype: str, show_bound: bool =
             fig.add_trace(go.Scatter(x=d + d[::-1], y=mx + mn[::-1], fill="toself", fillcolor=c, opacity=0.18,
                                      line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=s.act))
             fig.add_trace(go.Scatter(x=d, y=m, mode="lines+markers", name=s.act, legendgroup=s.act,
-                                     line=dict(color=c, width=3), marker=dict(size=7),
-                                     hovertemplate=f"{s.act}, depth %{{x}}: %{{y:.3e}}<extra></extra>"))
-            if show_bound and s.bound < 1:
-                g1 = m[0] if d[0] == 1 else None
-                if g1:
-                    bd = list(range(1, max(s.depths) + 1))
-                    by = [g1 * s.bound ** (k - 1) for k in bd]
-                    keep = [(k, v) for k, v in zip(bd, by) if v >= floor]
-                    if keep:
-                        fig.add_trace(go.Scatter(x=[k for k, _ in keep], y=[v for _, v in keep], mode="lines",
-                                                 name=f"{s.act}: depth-1 value × {s.bound:.3g}^(L−1)", legendgroup=s.act,
-                                                 line=dict(color=c, width=1.5, dash="dot")))
+                                     line=dict(color=c, width=2.5), marker=dict(size=7),
+                                     hovertemplate=f"{s.act} ({s.init}), depth %{{x}}: %{{y:.3e}}<extra></extra>"))
         _marks(fig, s.depths, s.first_mean, c, s.act, floor, ceil, dtype)
     _float32_floor(fig, lo, dtype)
-    fig.update_yaxes(type="log", range=[lo, hi], title_text="‖∂loss/∂W₁‖ (first layer, Frobenius norm)",
+    if depth is not None:
+        fig.add_vline(x=depth, line=dict(color="#444", width=1.5, dash="dot"))
+        fig.add_annotation(x=depth, y=0, yref="paper", yanchor="bottom", xanchor="left", showarrow=False,
+                           text=f" depth {depth}: layer by layer below", font=dict(color="#333"),
+                           bgcolor="rgba(255,255,255,0.8)")
+    fig.update_yaxes(type="log", range=[lo, hi], title_text="‖∂loss/∂W₁‖ (first layer)",
                      exponentformat="power")
-    fig.update_xaxes(title_text="depth (number of hidden layers)")
-    fig = _base(fig, height=500)
+    fig.update_xaxes(title_text="depth (number of hidden layers)", range=[0, max(max(s.depths) for s in sweeps) + 1])
+    fig = _base(fig, height=460)
     fig.update_layout(hovermode="closest")
     return fig
 
@@ -107,8 +110,7 @@ def profile_figure(sweeps: Sequence, colours: dict, depth: int, dtype: str) -> g
         _marks(fig, layers, s.profile_mean, c, s.act, floor, ceil, dtype)
     _float32_floor(fig, lo, dtype)
     fig.update_yaxes(type="log", range=[lo, hi], title_text="‖∂loss/∂Wₗ‖", exponentformat="power")
-    fig.update_xaxes(title_text="layer l  (output side on the left, input on the right: the backward pass's direction)",
-                     autorange="reversed")
+    fig.update_xaxes(title_text="layer l (1 = input side; the backward pass runs from right to left)")
     fig = _base(fig, height=420)
     fig.update_layout(hovermode="closest")
     return fig
