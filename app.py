@@ -10,7 +10,7 @@ st.set_page_config(page_title="nnviz: how a neural network computes and learns",
                    initial_sidebar_state="collapsed" if st.query_params.get("present") == "true" else "auto")
 
 home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
-page = st.navigation([home] + [st.Page(p.path, title=p.title, icon=p.icon) for p in PAGES],
+page = st.navigation([home] + [st.Page(p.path, title=p.nav, icon=p.icon) for p in PAGES],
                      position="top")
 frame()
 page.run()

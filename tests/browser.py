@@ -43,7 +43,9 @@ class Server:
         self.log = open(ROOT / "tests" / f".server-{self.port}.log", "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", f"--server.port={self.port}",
-             "--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false"],
+             "--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false",
+             # others may edit the tree while tests run: no "File change" banner in the header
+             "--server.fileWatcherType=none"],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.time() + 60

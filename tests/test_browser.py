@@ -68,7 +68,8 @@ def test_cold_deep_link_shows_full_app(browser, path, name, content):
         page, errors = _open(browser, server.url + path, content)
         _assert_full_app(page, errors)
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"))
+        # the default first screens (no query) are test_layout.py's; a link with settings gets its own name
+        page.screenshot(path=str(SHOTS / (f"{name}-link.png" if "?" in path else f"{name}.png")))
         page.close()
     finally:
         server.stop()

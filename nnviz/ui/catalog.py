@@ -7,22 +7,23 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class PageEntry:
     path: str  # script under pages/; its file name is its URL path
-    title: str
+    title: str  # the page's heading on the home page
+    nav: str  # its short label in the top navigation (all five fit at 1024 px in presentation mode)
     icon: str
     summary: str  # one line for the home page: what a student learns there
 
 
 PAGES: tuple[PageEntry, ...] = (
-    PageEntry("pages/activations.py", "Activation functions", ":material/show_chart:",
+    PageEntry("pages/activations.py", "Activation functions", "Activations", ":material/show_chart:",
               "Sigmoid, tanh, ReLU and ten more, each with its derivative from autograd: where they "
               "saturate, how steep they get, and why that matters for learning."),
-    PageEntry("pages/losses.py", "L1 vs MSE", ":material/scatter_plot:",
+    PageEntry("pages/losses.py", "L1 vs MSE", "L1 vs MSE", ":material/scatter_plot:",
               "Fit a line to data with outliers under L1, MSE, Huber and Smooth L1: see why squared "
               "errors let a few far-off points drag the fit, and absolute errors do not."),
-    PageEntry("pages/vanishing.py", "Vanishing gradients", ":material/trending_down:",
+    PageEntry("pages/vanishing.py", "Vanishing gradients", "Vanishing gradients", ":material/trending_down:",
               "Watch the gradient that reaches the first layer shrink (or explode) as a network gets "
               "deeper, see why, and try the fixes: He initialisation, residual connections, normalisation."),
-    PageEntry("pages/regression.py", "Train a regression", ":material/model_training:",
+    PageEntry("pages/regression.py", "Train a regression", "Regression", ":material/model_training:",
               "The training loop made visible: forward pass, loss, zero_grad, backward, optimizer step, "
               "live on the device you pick, or one line at a time."),
 )

@@ -10,6 +10,7 @@ import streamlit as st
 
 from nnviz.controls import BoolSpec
 from nnviz.devices import available_devices, device_spec
+from nnviz.figures.common import for_projector
 
 PRESENT = BoolSpec("Presentation mode", False,
                    help="For a projector: larger type and figures, page settings tucked into a closed panel.")
@@ -20,9 +21,25 @@ _run = threading.local()
 
 _PRESENT_CSS = """
 <style>
+/* Presentation mode: a projector read from the back of the room (1024x768 is common). */
 html { font-size: 22px; }
-[data-testid="stMainBlockContainer"] { max-width: 100%; padding: 3.2rem 2rem 1rem 2rem; }
-[data-testid="stMain"] h1 { font-size: 2.1rem; padding-top: 0; }
+/* A slim header: the navigation in fixed px, so every page's link fits at 1024 px wide without a
+   "2 more" menu (at 22 px type it did not), and the first figure gets the screen. */
+header[data-testid="stHeader"] { height: 52px; min-height: 52px; }
+[data-testid="stToolbar"] div:has(> [data-testid="stMainMenu"]) { min-width: 0; }
+[data-testid="stTopNavLink"], [data-testid="stTopNavSection"] { padding: 0 10px; }
+[data-testid="stTopNavLink"] [data-testid="stMarkdownContainer"], [data-testid="stTopNavLink"] p,
+[data-testid="stTopNavSection"] [data-testid="stMarkdownContainer"], [data-testid="stTopNavSection"] p { font-size: 17px; }
+[data-testid="stTopNavLink"] [data-testid="stIconMaterial"] { font-size: 19px; }
+[data-testid="stMainBlockContainer"] { max-width: 100%; padding: 56px 1.4rem 1rem 1.4rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.55rem; }
+[data-testid="stMain"] h1 { font-size: 1.45rem; padding: 0 0 0.3rem 0; line-height: 1.25; }
+[data-testid="stMain"] h1 [data-testid="stHeaderActionElements"] { display: none; }
+/* the closed panels (about this page, settings) take one slim line each */
+[data-testid="stMain"] [data-testid="stExpander"] details summary { padding-top: 0.2rem; padding-bottom: 0.2rem; }
+[data-testid="stMain"] [data-testid="stExpander"] details summary p { font-size: 0.8rem; }
+/* captions and small print: large and dark enough to read on a projector */
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { font-size: 0.9rem !important; color: #262626 !important; opacity: 1 !important; }
 </style>
 """
 
@@ -97,15 +114,10 @@ def controls_area() -> tuple[Any, Any]:
 
 
 def show_figure(fig: go.Figure, key: str | None = None) -> None:
-    """Show a figure full width; in presentation mode with larger type and more height."""
+    """Show a figure full width; in presentation mode with larger, darker type, readable log ticks,
+    and a height that fits a projector's first screen (nnviz.figures.common.for_projector)."""
     if presenting():
-        fig = go.Figure(fig)
-        big = 22
-        fig.update_layout(font_size=big, legend_font_size=big, hoverlabel_font_size=big,
-                          height=int((fig.layout.height or 450) * 1.1))
-        fig.update_xaxes(tickfont_size=big, title_font_size=big)
-        fig.update_yaxes(tickfont_size=big, title_font_size=big)
-        fig.update_annotations(font_size=big)
+        fig = for_projector(fig)
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
 
 

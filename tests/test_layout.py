@@ -1,0 +1,178 @@
+"""The first screen in a real browser: a 1024x768 projector in presentation mode (the whole first
+figure visible, every page in the navigation), a 390x844 phone (nothing wider than the screen), and
+a 1920x1080 projector. Screenshots of each page's first screen go to docs/screenshots/."""
+from __future__ import annotations
+
+import pytest
+
+from browser import CHROMIUM_ARGS, SHOTS, Server, chromium_path, require_browser, wait_idle
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - reported below
+    sync_playwright = None
+
+from nnviz.ui.catalog import PAGES
+
+# (url path, name): every page of the app, at its default settings (no query parameters)
+PAGE_PATHS = [("/" + p.path.removeprefix("pages/").removesuffix(".py"), p.path.removeprefix("pages/").removesuffix(".py"))
+              for p in PAGES]
+NAV_LABELS = ["Home"] + [p.nav for p in PAGES]
+CHART = "[data-testid='stPlotlyChart']"
+
+# The navigation links that are shown in the header's row (not folded into an "N more" menu).
+JS_NAV = """() => [...document.querySelectorAll("header [data-testid='stTopNavLink']")]
+  .filter(a => { const r = a.getBoundingClientRect(); return r.width > 0 && r.height > 0
+                 && r.right <= window.innerWidth && r.bottom <= 80 && getComputedStyle(a).visibility !== 'hidden'; })
+  .map(a => a.innerText.trim())"""
+JS_MORE = """() => [...document.querySelectorAll("header [data-testid='stTopNavSection']")]
+  .filter(b => { const r = b.getBoundingClientRect(); return r.width > 0 && r.height > 0; })
+  .map(b => b.innerText.trim())"""
+
+# Horizontal overflow on a phone: the document, the main scroll area, and each visible element of the
+# main block. An element's box is clipped by its ancestors that clip (overflow not 'visible'): a
+# code block or a table that scrolls inside its own box is fine, a formula or a figure that sticks
+# out of the screen is not. Elements in a closed expander are not on screen.
+JS_OVERFLOW = """() => {
+  const vw = window.innerWidth;
+  const main = document.querySelector("[data-testid='stMain']");
+  const block = document.querySelector("[data-testid='stMainBlockContainer']");
+  const out = [];
+  for (const e of block.querySelectorAll('*')) {
+    if (e.closest('details:not([open])') && !e.matches('summary, summary *')) continue;
+    let r = e.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    let left = r.left, right = r.right, hidden = false;
+    for (let a = e.parentElement; a && a !== block; a = a.parentElement) {
+      const cs = getComputedStyle(a);
+      if (cs.overflowX !== 'visible' || (a instanceof SVGSVGElement)) {
+        const ar = a.getBoundingClientRect();
+        left = Math.max(left, ar.left); right = Math.min(right, ar.right);
+        if (right <= left) { hidden = true; break; }
+      }
+    }
+    if (hidden) continue;
+    if (right > vw + 0.5 || left < -0.5) {
+      const tid = e.closest('[data-testid]');
+      out.push({tag: e.tagName.toLowerCase(), in: tid ? tid.getAttribute('data-testid') : '',
+                text: (e.textContent || '').trim().slice(0, 40), left: Math.round(left), right: Math.round(right),
+                past: Math.round(Math.max(right - vw, -left))});
+    }
+  }
+  // one line per container (a wide box's children stick out with it): the worst offender in each
+  const worst = {};
+  for (const o of out) if (!(o.in in worst) || o.past > worst[o.in].past) worst[o.in] = o;
+  const list = Object.values(worst).sort((a, b) => b.past - a.past);
+  return {docWidth: document.documentElement.scrollWidth, mainWidth: main.scrollWidth,
+          viewport: vw, elements: list.slice(0, 12), count: out.length};
+}"""
+
+
+def _skip_or_fail(reason: str):
+    if require_browser():
+        pytest.fail(f"{reason} (NNVIZ_REQUIRE_BROWSER=1 requires the browser tests)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if sync_playwright is None:
+        _skip_or_fail("Python Playwright is not installed")
+    exe = chromium_path()
+    if exe is None:
+        _skip_or_fail("no Chromium found (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+def _open(browser, url: str, width: int, height: int, chart: bool):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    wait_idle(page, timeout=60_000)
+    if chart:
+        page.wait_for_selector(CHART, timeout=60_000)
+        page.wait_for_function(f"document.querySelector(\"{CHART}\").getBoundingClientRect().height > 100",
+                               timeout=30_000)
+    wait_idle(page)
+    page.wait_for_timeout(500)  # the navigation measures its items after the fonts settle
+    assert page.locator("[data-testid='stException']").count() == 0, page.locator(
+        "[data-testid='stException']").first.inner_text()
+    assert not errors, errors
+    return page
+
+
+def _assert_nav_complete(page):
+    shown = page.evaluate(JS_NAV)
+    more = page.evaluate(JS_MORE)
+    missing = [label for label in NAV_LABELS if not any(s.endswith(label) for s in shown)]
+    assert not more and not missing, f"not in the top navigation: {missing}; overflow menu: {more}"
+
+
+@pytest.mark.parametrize("path,name", PAGE_PATHS, ids=[n for _, n in PAGE_PATHS])
+def test_projector_1024_first_figure_and_navigation(browser, server, path, name):
+    """1024x768, presentation mode: the whole first figure is on the first screen, no scrolling."""
+    page = _open(browser, server.url + path + "?present=true", 1024, 768, chart=True)
+    try:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}-present-1024.png"))
+        _assert_nav_complete(page)
+        box = page.evaluate(f"""() => {{
+            const r = document.querySelector("{CHART}").getBoundingClientRect();
+            return {{top: r.top, bottom: r.bottom, scrolled: document.querySelector("[data-testid='stMain']").scrollTop}};
+        }}""")
+        assert box["scrolled"] == 0
+        assert box["top"] >= 0, f"the first figure starts {-box['top']:.0f} px above the screen"
+        assert box["bottom"] <= 768, (f"the first figure ends {box['bottom'] - 768:.0f} px below the 768 px screen "
+                                      f"(top {box['top']:.0f}, bottom {box['bottom']:.0f})")
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("path,name", [("/", "home")] + PAGE_PATHS, ids=["home"] + [n for _, n in PAGE_PATHS])
+def test_phone_390_no_horizontal_overflow(browser, server, path, name):
+    """390x844: nothing on the page is wider than the phone's screen."""
+    page = _open(browser, server.url + path, 390, 844, chart=path != "/")
+    try:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}-phone.png"))
+        m = page.evaluate(JS_OVERFLOW)
+        assert m["docWidth"] <= m["viewport"], f"the document is {m['docWidth'] - m['viewport']} px wider than the screen"
+        assert m["mainWidth"] <= m["viewport"], f"the main area scrolls sideways by {m['mainWidth'] - m['viewport']} px"
+        assert not m["elements"], (f"{m['count']} elements stick out of the {m['viewport']} px screen, by up to "
+                                   f"{max(e['past'] for e in m['elements'])} px: {m['elements']}")
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("path,name", [("/", "home")] + PAGE_PATHS, ids=["home"] + [n for _, n in PAGE_PATHS])
+def test_projector_1920_navigation(browser, server, path, name):
+    """1920x1080, presentation mode: every page's link is in the top navigation."""
+    page = _open(browser, server.url + path + "?present=true", 1920, 1080, chart=path != "/")
+    try:
+        _assert_nav_complete(page)
+        if path != "/":
+            page.screenshot(path=str(SHOTS / f"{name}-present-1920.png"))
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("path,name", PAGE_PATHS, ids=[n for _, n in PAGE_PATHS])
+def test_desktop_first_screen_screenshot(browser, server, path, name):
+    """1400x1100, normal mode: each page's default first screen, for the README."""
+    page = _open(browser, server.url + path, 1400, 1100, chart=True)
+    try:
+        _assert_nav_complete(page)
+        page.screenshot(path=str(SHOTS / f"{name}.png"))
+    finally:
+        page.close()
