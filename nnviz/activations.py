@@ -89,26 +89,27 @@ def _entries() -> list[Activation]:
         Activation(
             "relu", "nn.ReLU", lambda p: nn.ReLU(),
             lambda x, p: (x > 0).to(x.dtype),
-            r"\mathrm{ReLU}(x) = \max(0, x)", r"\mathrm{ReLU}'(x) = 1 \text{ if } x>0 \text{ else } 0", "",
+            r"\mathrm{ReLU}(x) = \max(0, x)", r"\mathrm{ReLU}'(x) = \begin{cases} 1 & x>0 \\ 0 & x\le 0 \end{cases}", "",
         ),
         Activation(
             "leaky_relu", "nn.LeakyReLU", lambda p: nn.LeakyReLU(negative_slope=float(p["negative_slope"])),
             lambda x, p: _where(x > 0, 1.0, float(p["negative_slope"]), x),
-            r"\mathrm{LeakyReLU}(x) = \max(0,x) + a\,\min(0,x)", r"f'(x) = 1 \text{ if } x>0 \text{ else } a", "",
+            r"\mathrm{LeakyReLU}(x) = \max(0,x) + a\min(0,x)", r"f'(x) = \begin{cases} 1 & x>0 \\ a & x\le 0 \end{cases}", "",
             {"negative_slope": FloatSpec("negative slope a", 0.0, 0.5, 0.01, 0.01)},
         ),
         Activation(
             "elu", "nn.ELU", lambda p: nn.ELU(alpha=float(p["alpha"])),
             lambda x, p: torch.where(x > 0, torch.ones_like(x), float(p["alpha"]) * torch.exp(x)),
-            r"\mathrm{ELU}(x) = x \text{ if } x>0 \text{ else } \alpha(e^{x}-1)",
-            r"f'(x) = 1 \text{ if } x>0 \text{ else } \alpha e^{x}", "",
+            r"\mathrm{ELU}(x) = \begin{cases} x & x>0 \\ \alpha(e^{x}-1) & x\le 0 \end{cases}",
+            r"f'(x) = \begin{cases} 1 & x>0 \\ \alpha e^{x} & x\le 0 \end{cases}", "",
             {"alpha": FloatSpec("alpha", 0.1, 3.0, 1.0, 0.1)},
         ),
         Activation(
             "selu", "nn.SELU", lambda p: nn.SELU(),
             lambda x, p: SELU_SCALE * torch.where(x > 0, torch.ones_like(x), SELU_ALPHA * torch.exp(x)),
-            r"\mathrm{SELU}(x) = \lambda\,(x \text{ if } x>0 \text{ else } \alpha(e^{x}-1)),\ \lambda\approx1.0507,\ \alpha\approx1.6733",
-            r"f'(x) = \lambda \text{ if } x>0 \text{ else } \lambda\alpha e^{x}", "",
+            r"\begin{gathered} \mathrm{SELU}(x) = \lambda \begin{cases} x & x>0 \\ \alpha(e^{x}-1) & x\le 0 \end{cases}"
+            r" \\ \lambda \approx 1.0507,\ \alpha \approx 1.6733 \end{gathered}",
+            r"f'(x) = \lambda \begin{cases} 1 & x>0 \\ \alpha e^{x} & x\le 0 \end{cases}", "",
         ),
         Activation(
             "gelu", "nn.GELU", lambda p: nn.GELU(approximate=str(p["approximate"])),
@@ -125,7 +126,7 @@ def _entries() -> list[Activation]:
             "mish", "nn.Mish", lambda p: nn.Mish(),
             _mish_derivative,
             r"\mathrm{Mish}(x) = x\,\tanh(\mathrm{softplus}(x))",
-            r"f'(x) = \tanh(\mathrm{sp}(x)) + x\,(1-\tanh^2(\mathrm{sp}(x)))\,\sigma(x)", "",
+            r"\begin{gathered} f'(x) = \tanh s + x\,(1-\tanh^2 s)\,\sigma(x) \\ s = \mathrm{softplus}(x) \end{gathered}", "",
         ),
         Activation(
             "softplus", "nn.Softplus",
@@ -133,7 +134,7 @@ def _entries() -> list[Activation]:
             lambda x, p: torch.where(float(p["beta"]) * x > float(p["threshold"]), torch.ones_like(x),
                                      torch.sigmoid(float(p["beta"]) * x)),
             r"\mathrm{Softplus}(x) = \tfrac{1}{\beta}\log(1+e^{\beta x})",
-            r"f'(x) = \sigma(\beta x) \ (=1 \text{ where } \beta x > \text{threshold})", "",
+            r"f'(x) = \begin{cases} \sigma(\beta x) & \beta x \le \text{threshold} \\ 1 & \text{else} \end{cases}", "",
             {"beta": FloatSpec("beta", 0.1, 10.0, 1.0, 0.1),
              "threshold": FloatSpec("threshold", 1.0, 50.0, 20.0, 1.0)},
         ),
@@ -145,7 +146,7 @@ def _entries() -> list[Activation]:
         Activation(
             "hardtanh", "nn.Hardtanh", lambda p: nn.Hardtanh(min_val=float(p["min_val"]), max_val=float(p["max_val"])),
             lambda x, p: ((x > float(p["min_val"])) & (x < float(p["max_val"]))).to(x.dtype),
-            r"\mathrm{Hardtanh}(x) = \min(\max(x, m), M)", r"f'(x) = 1 \text{ if } m<x<M \text{ else } 0", "",
+            r"\mathrm{Hardtanh}(x) = \min(\max(x, m), M)", r"f'(x) = \begin{cases} 1 & m<x<M \\ 0 & \text{else} \end{cases}", "",
             {"min_val": FloatSpec("min value m", -3.0, -0.1, -1.0, 0.1),
              "max_val": FloatSpec("max value M", 0.1, 3.0, 1.0, 0.1)},
         ),
@@ -154,7 +155,7 @@ def _entries() -> list[Activation]:
             lambda x, p: torch.where(x <= -3, torch.zeros_like(x),
                                      torch.where(x >= 3, torch.ones_like(x), (2 * x + 3) / 6)),
             r"\mathrm{Hardswish}(x) = x\,\frac{\mathrm{ReLU6}(x+3)}{6}",
-            r"f'(x) = 0 \ (x\le-3),\ \tfrac{2x+3}{6}\ (-3<x<3),\ 1\ (x\ge3)", "",
+            r"f'(x) = \begin{cases} 0 & x\le-3 \\ \tfrac{2x+3}{6} & -3<x<3 \\ 1 & x\ge3 \end{cases}", "",
         ),
     ]
 
@@ -169,11 +170,15 @@ def _with_colours(entries: list[Activation]) -> dict[str, Activation]:
 ACTIVATIONS: dict[str, Activation] = _with_colours(_entries())
 
 # Page controls: the single definition of their bounds (widgets and URL validation use these).
-FN = MultiChoiceSpec("Activation functions", tuple(ACTIVATIONS), ("sigmoid", "tanh", "relu"))
+MAX_SHOWN = 6  # more curves than this in one figure stop being readable (and 13 at once is a wall of lines)
+FN = MultiChoiceSpec("Activation functions", tuple(ACTIVATIONS), ("sigmoid", "tanh", "relu"),
+                     max_selections=MAX_SHOWN,
+                     help=f"Up to {MAX_SHOWN} at a time, so that the curves stay readable.")
 XMIN = FloatSpec("x from", -20.0, 19.5, -6.0, 0.5)
 XMAX = FloatSpec("x to", -19.5, 20.0, 6.0, 0.5)
 SATURATION = FloatSpec("Saturation threshold for |f'(x)|", 0.001, 0.2, 0.05, 0.001,
-                       help="Where |f'(x)| falls below this, the function is shaded as saturated.")
+                       help="Where 0 < |f'(x)| < this, the strip marks the slope as small "
+                       "(hatched); where f'(x) is exactly 0 it is marked solid.")
 POINT = FloatSpec("Inspect x =", -20.0, 20.0, 1.0, 0.1)
 POINTS = IntSpec("grid points", 101, 4001, 1201)  # fixed on the page; bounds cap any caller
 
@@ -195,7 +200,12 @@ class Curve:
     peak: float  # the largest |f'(x)| on the grid (signed value of f' there)
     peak_from: float  # where f' first reaches it (within 1e-6)
     peak_to: float  # where it last does (equal to peak_from for a single peak)
-    saturated: list[tuple[float, float]]  # x-intervals where |f'(x)| < threshold
+    saturated: list[tuple[float, float]]  # x-intervals where |f'(x)| < threshold (dead and small together)
+    # The two kinds of "no gradient", from autograd's float32 f' on the grid:
+    dead: list[tuple[float, float]] = field(default_factory=list)  # f'(x) == 0 exactly: nothing gets through
+    small: list[tuple[float, float]] = field(default_factory=list)  # 0 < |f'(x)| < threshold: a little does
+    # The runs of `dead` where float64 still finds a slope: float32 rounded it to 0 (tanh beyond |x| ~ 9).
+    rounded: list[tuple[float, float]] = field(default_factory=list)
 
 
 def evaluate(name: str, x: Tensor, params: Params | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -212,17 +222,21 @@ def evaluate(name: str, x: Tensor, params: Params | None = None) -> tuple[Tensor
     return y.detach(), dy, closed
 
 
-def _runs(mask: list[bool], xs: list[float]) -> list[tuple[float, float]]:
-    """Contiguous x-intervals where mask is true."""
+def _index_runs(mask: list[bool]) -> list[tuple[int, int]]:
+    """(first, last) index of every contiguous run where mask is true."""
     out, start = [], None
     for i, m in enumerate(mask):
         if m and start is None:
             start = i
         if start is not None and (not m or i == len(mask) - 1):
-            end = i if m else i - 1
-            out.append((xs[start], xs[end]))
+            out.append((start, i if m else i - 1))
             start = None
     return out
+
+
+def _runs(mask: list[bool], xs: list[float]) -> list[tuple[float, float]]:
+    """Contiguous x-intervals where mask is true."""
+    return [(xs[a], xs[b]) for a, b in _index_runs(mask)]
 
 
 def grid(xmin: float, xmax: float, n: int, device: str = "cpu") -> Tensor:
@@ -244,11 +258,21 @@ def compute_curves(names: tuple[str, ...], params: Mapping[str, Params], xmin: f
         ad = dy.abs()
         peak_i = int(ad.argmax())
         top = (ad >= ad[peak_i] - 1e-6).nonzero().flatten()
+        zero = ad == 0  # (n,) exactly zero in float32: a dead unit's gradient
+        # The same slopes in float64 tell a structural zero (ReLU's x < 0: 0 in any precision) from
+        # float32 rounding (tanh's tail): a zero run is rounding if float64 finds a slope anywhere in it.
+        _, dy64, _ = evaluate(name, x.double(), params.get(name))
+        nonzero64 = (dy64 != 0).tolist()
+        dead_runs = _index_runs(zero.tolist())
+        rounded = [(xs[a], xs[b]) for a, b in dead_runs if any(nonzero64[a:b + 1])]
         curves.append(Curve(
             name=name, x=xs, y=y.tolist(), dy=dy.tolist(), dy_closed=closed.tolist(),
             max_abs_diff=float((dy - closed).abs().max()),
             peak=float(dy[peak_i]), peak_from=xs[int(top[0])], peak_to=xs[int(top[-1])],
             saturated=_runs((ad < threshold).tolist(), xs),
+            dead=[(xs[a], xs[b]) for a, b in dead_runs],
+            small=_runs((~zero & (ad < threshold)).tolist(), xs),
+            rounded=rounded,
         ))
     return curves
 

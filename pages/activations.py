@@ -3,16 +3,16 @@ import streamlit as st
 
 from nnviz import activations as A
 from nnviz.figures import activation_figure
-from nnviz.ui import (code_expander, controls_area, device, multiselect, notice, require_frame, select,
-                      show_figure, slider)
+from nnviz.ui import (code_expander, controls_area, device, intro, multiselect, notice, presenting, require_frame,
+                      select, show_figure, slider)
 
 require_frame()
 st.title("Activation functions and their gradients")
-st.markdown(
+intro(
     "Between two linear layers sits an **activation function** $f$. In the forward pass it bends the "
     "signal; in the backward pass every gradient that flows through it is multiplied by its slope "
-    "$f'(x)$. Solid lines are $f(x)$, dashed lines are $f'(x)$, computed by **autograd** through the "
-    "`torch.nn` modules."
+    "$f'(x)$. The top panel shows $f(x)$, the middle one $f'(x)$ computed by **autograd** through the "
+    "`torch.nn` modules, and the strip at the bottom where the gradient is lost."
 )
 
 # --- Controls ---------------------------------------------------------------------------------
@@ -44,39 +44,60 @@ points = st.cache_data(max_entries=512)(A.inspect_point)(tuple(names), params, x
 
 # --- Figure -------------------------------------------------------------------------------------
 with main:
-    show_figure(activation_figure(curves, x0=x0, threshold=threshold), key="activation_chart")
+    # On a projector (1024x768) the whole figure must fit under the title and the two folded panels
+    # (the projector version enlarges it by 10 %): a fixed height with a little more per strip row.
+    height = 382 + 16 * len(names) if presenting() else None
+    fig = activation_figure(curves, x0=x0, threshold=threshold, height=height)
+    show_figure(fig, key="activation_chart")
     st.caption(
-        f"Diamonds mark each derivative's largest value on this range. The strip below shows where "
-        f"|f'(x)| < {threshold:g}: there almost no gradient gets through. The dotted line is x = {x0:g}."
+        f"Diamonds mark each slope's largest value on this range; the dotted line is x = {x0:g}. "
+        f"Strip: **solid** where f'(x) is exactly 0 (a dead unit: no gradient at all, it cannot recover), "
+        f"**hatched** where 0 < |f'(x)| < {threshold:g} (small, but some gradient still gets through)."
     )
 
 # --- Landmarks and the point inspector ----------------------------------------------------------
-left, right = st.columns(2)
-with left:
-    st.subheader("Largest slope, and the autograd check")
-    st.dataframe(
-        [{
-            "function": c.name,
-            "largest f'(x)": c.peak,
-            "at x": f"{c.peak_from:.3g}" if c.peak_from == c.peak_to else f"{c.peak_from:.3g} … {c.peak_to:.3g}",
-            "|f'| small for x in": "; ".join(f"[{lo:.2f}, {hi:.2f}]" for lo, hi in c.saturated) or "nowhere",
-            "max |autograd − closed form|": c.max_abs_diff,
-        } for c in curves],
-        hide_index=True, key="landmarks",
-        column_config={"largest f'(x)": st.column_config.NumberColumn(format="%.4f"),
-                       "max |autograd − closed form|": st.column_config.NumberColumn(format="%.1e")},
-    )
-    st.caption("The closed-form derivatives (formulas below) agree with autograd to float32 rounding "
-               "(about 1e-7): autograd is exact differentiation, not an approximation.")
-with right:
-    st.subheader(f"Point inspector at x = {x0:g}")
-    st.dataframe(
-        [{"function": p.name, "f(x)": p.y, "f'(x) autograd": p.dy, "f'(x) closed form": p.dy_closed}
-         for p in points],
-        hide_index=True, key="inspector",
-        column_config={k: st.column_config.NumberColumn(format="%.6f")
-                       for k in ("f(x)", "f'(x) autograd", "f'(x) closed form")},
-    )
+def _where(runs: list[tuple[float, float]], rounded: list[tuple[float, float]] = ()) -> str:
+    parts = [(f"x = {lo:.2f}" if lo == hi else f"[{lo:.2f}, {hi:.2f}]") + (" (float32)" if (lo, hi) in rounded else "")
+             for lo, hi in runs]
+    return "; ".join(parts) or "nowhere"
+
+
+st.subheader("Largest slope, where the gradient is lost, and the autograd check")
+st.dataframe(
+    [{
+        "function": c.name,
+        "largest f'(x)": c.peak,
+        "at x": f"{c.peak_from:.3g}" if c.peak_from == c.peak_to else f"{c.peak_from:.3g} … {c.peak_to:.3g}",
+        "f' = 0 for x in": _where(c.dead, c.rounded),
+        "|f'| small for x in": _where(c.small),
+        "max |autograd − closed form|": c.max_abs_diff,
+    } for c in curves],
+    hide_index=True, key="landmarks",
+    column_config={
+        "largest f'(x)": st.column_config.NumberColumn("max f'", format="%.4f"),
+        "f' = 0 for x in": st.column_config.TextColumn(
+            "f' = 0 (dead) on", help="autograd's f'(x) is exactly 0: no gradient at all"),
+        "|f'| small for x in": st.column_config.TextColumn(
+            f"0 < |f'| < {threshold:g} on", help="a little gradient still gets through"),
+        "max |autograd − closed form|": st.column_config.NumberColumn(
+            "autograd vs formula", format="%.1e", help="max |autograd − closed form| over the plotted grid"),
+    },
+)
+rounded = [c.name for c in curves if c.rounded]
+st.caption(
+    "The closed-form derivatives (formulas below) agree with autograd to float32 rounding (about 1e-7): "
+    "autograd is exact differentiation, not an approximation."
+    + (f" Marked (float32): {', '.join(rounded)}'s slope is not 0 in exact arithmetic, but it is below "
+       "what float32 can hold next to 1, so the gradient there really is exactly 0." if rounded else "")
+)
+st.subheader(f"Point inspector at x = {x0:g}")
+st.dataframe(
+    [{"function": p.name, "f(x)": p.y, "f'(x) autograd": p.dy, "f'(x) closed form": p.dy_closed}
+     for p in points],
+    hide_index=True, key="inspector",
+    column_config={k: st.column_config.NumberColumn(format="%.6f")
+                   for k in ("f(x)", "f'(x) autograd", "f'(x) closed form")},
+)
 
 # --- Theory -----------------------------------------------------------------------------------
 st.subheader("Why a network needs them")
@@ -92,11 +113,14 @@ st.markdown(
     "slope is at most 0.25 and tanh's at most 1, and both fall towards 0 for large $|x|$: the "
     "function is *saturated* there. Multiply many such factors and the gradient reaching the first "
     "layers vanishes. ReLU's slope is exactly 1 for every positive input, which is why deep networks "
-    "train with it, but 0 for every negative one (a unit stuck there is *dead*); LeakyReLU, ELU and "
-    "GELU keep a little slope on that side."
+    "train with it, but exactly 0 for every negative one: a unit stuck there gets no gradient at all and "
+    "is *dead* (solid in the strip). LeakyReLU, ELU and GELU keep a little slope on that side: small "
+    "(hatched), but not 0, so such a unit can still recover."
 )
 for name in names:
     act = A.ACTIVATIONS[name]
-    st.latex(act.formula + r"\qquad " + act.derivative_formula)
+    f, df = st.columns(2)  # side by side on a wide screen; on a phone they stack, so each fits its width
+    f.latex(act.formula)
+    df.latex(act.derivative_formula)
 
 code_expander(A.script(tuple(names), params, xmin, xmax, x0), "activations.py")

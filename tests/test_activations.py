@@ -130,3 +130,137 @@ def test_inspect_point_values():
     pts = {p.name: p for p in A.inspect_point(("sigmoid", "tanh"), {}, 1.0)}
     assert pts["sigmoid"].y == pytest.approx(1 / (1 + math.exp(-1)), rel=1e-6)
     assert pts["tanh"].dy == pytest.approx(1 - math.tanh(1) ** 2, rel=1e-6)
+
+
+# --- The saturation strip: "exactly 0" (dead) and "small" (0 < |f'| < threshold) kept apart ----------
+
+def _reference_runs(xs: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
+    """Contiguous x-intervals where mask holds, written here independently of nnviz."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(int), [0]])))
+    return [(float(xs[a]), float(xs[b - 1])) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def _close_runs(got, want, tol):
+    assert len(got) == len(want), (got, want)
+    for (ga, gb), (wa, wb) in zip(got, want):
+        assert abs(ga - wa) <= tol and abs(gb - wb) <= tol, (got, want)
+
+
+@pytest.mark.parametrize("name,params", [
+    ("relu", None), ("leaky_relu", None), ("leaky_relu", {"negative_slope": 0.2}), ("sigmoid", None),
+    ("tanh", None), ("elu", None), ("hardtanh", None), ("hardswish", None), ("gelu", None), ("softsign", None),
+])
+def test_dead_and_small_intervals_match_closed_forms(name, params):
+    """On the page's default range, f' == 0 and 0 < |f'| < threshold, each against the textbook
+    derivative in float64 (one grid step of slack where float32 meets the threshold)."""
+    threshold = 0.05
+    (c,) = A.compute_curves((name,), {name: params} if params else {}, -6.0, 6.0, threshold)
+    xs = np.array(c.x, dtype=np.float64)
+    ref = np.abs(reference_derivative(name, xs, A.ACTIVATIONS[name].resolved(params)))
+    step = 12.0 / 1200
+    _close_runs(c.dead, _reference_runs(xs, ref == 0), 1e-9)
+    _close_runs(c.small, _reference_runs(xs, (ref > 0) & (ref < threshold)), step * 1.01)
+    assert c.rounded == []  # nothing rounds to 0 in float32 on [-6, 6]
+
+
+def test_relu_dead_leaky_small_sigmoid_small():
+    """The lesson in numbers: ReLU's x <= 0 is exactly 0 (torch takes ReLU'(0) = 0), LeakyReLU(0.01)'s
+    is small but not 0, sigmoid's tails are small (never 0), past |x| = log((1+sqrt(0.8))/(1-sqrt(0.8)))."""
+    c = {k.name: k for k in A.compute_curves(("relu", "leaky_relu", "sigmoid"), {}, -6.0, 6.0, 0.05)}
+    assert c["relu"].dead == [(-6.0, 0.0)] and c["relu"].small == []
+    assert c["leaky_relu"].dead == [] and c["leaky_relu"].small == [(-6.0, 0.0)]
+    assert min(abs(v) for v, x in zip(c["leaky_relu"].dy, c["leaky_relu"].x) if x <= 0) == pytest.approx(0.01)
+    edge = math.log((1 + math.sqrt(0.8)) / (1 - math.sqrt(0.8)))
+    assert c["sigmoid"].dead == []
+    (a0, a1), (b0, b1) = c["sigmoid"].small
+    assert a0 == -6.0 and b1 == 6.0 and abs(-a1 - edge) < 0.011 and abs(b0 - edge) < 0.011
+    # `saturated` (used elsewhere) is still the union of both kinds
+    assert c["relu"].saturated == [(-6.0, 0.0)] and c["leaky_relu"].saturated == [(-6.0, 0.0)]
+
+
+def test_float32_rounding_to_zero_is_told_apart_from_a_dead_zone():
+    """tanh's slope 1 - tanh(x)^2 is never 0, but float32 holds tanh(x) = 1 beyond |x| ~ 9: the
+    gradient there really is 0, and the core marks those runs as rounding; ReLU's zero is structural."""
+    c = {k.name: k for k in A.compute_curves(("tanh", "relu"), {}, -20.0, 20.0, 0.05)}
+    xs = np.array(c["tanh"].x, dtype=np.float32)
+    one = np.tanh(xs.astype(np.float64)).astype(np.float32) == np.float32(1.0)  # float32 tanh is exactly 1
+    edge = float(xs[one & (xs > 0)].min())
+    step = 40.0 / 1200
+    (n0, n1), (p0, p1) = c["tanh"].dead
+    assert n0 == -20.0 and p1 == 20.0
+    assert abs(p0 - edge) <= 2 * step and abs(-n1 - edge) <= 2 * step
+    assert c["tanh"].rounded == c["tanh"].dead
+    assert c["relu"].dead == [(-20.0, 0.0)] and c["relu"].rounded == []
+
+
+def test_selection_is_capped():
+    assert A.FN.max_selections is not None and len(A.FN.default) <= A.FN.max_selections <= 6
+
+
+# --- The page (AppTest through app.py, so the shared frame runs) -----------------------------------
+
+ACT = "pages/activations.py"
+
+
+def _fig(at):
+    import json
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def test_page_derivatives_have_their_own_panel_and_scale(app):
+    """Default page: f' is drawn on its own y-axis, scaled to the slopes (sigmoid's 0.25 and tanh's 1
+    are not squeezed by ReLU's f(6) = 6), with the peaks labelled off the lines."""
+    from scipy.special import expit
+    fig = _fig(app(ACT))
+    tr = {t["name"]: t for t in fig["data"]}
+    f_axis = {tr[f"{n}(x)"].get("yaxis", "y") for n in ("sigmoid", "tanh", "relu")}
+    df_axis = {tr[f"{n}'(x)"].get("yaxis", "y") for n in ("sigmoid", "tanh", "relu")}
+    assert len(f_axis) == 1 and len(df_axis) == 1 and f_axis != df_axis
+    x = np.array(tr["sigmoid'(x)"]["x"])
+    np.testing.assert_allclose(tr["sigmoid'(x)"]["y"], expit(x) * (1 - expit(x)), atol=1e-6)
+    lay = fig["layout"]["yaxis" + df_axis.pop()[1:]]
+    lo, hi = lay["range"]
+    assert lo < 0 < 1.0 < hi <= 1.5  # the largest slope on screen is tanh's (and ReLU's) 1
+    labels = {a["text"]: a for a in fig["layout"]["annotations"] if a["text"].startswith("max")}
+    assert set(labels) == {"max 0.25", "max 1"}  # sigmoid's and tanh's single peaks
+    for a in labels.values():
+        assert a["showarrow"] and abs(a["ax"]) >= 30 and a["bgcolor"]  # beside the point, boxed
+    assert labels["max 0.25"]["y"] == pytest.approx(0.25, abs=1e-7) and labels["max 1"]["y"] == pytest.approx(1.0)
+
+
+def test_page_strip_and_table_tell_dead_from_small(app):
+    """ReLU's x <= 0 is solid and 'f' = 0'; LeakyReLU(0.01)'s is hatched and 'small, not 0';
+    sigmoid's tails are hatched. The legend says which is which."""
+    at = app(ACT, fn=["relu", "leaky_relu", "sigmoid"])
+    bars = [t for t in _fig(at)["data"] if t["type"] == "bar"]
+    by_name = {t["name"]: t for t in bars}
+    dead, small = by_name["relu: dead"], by_name["leaky_relu: small"]
+    assert dead["base"] == [-6.0] and dead["x"] == [6.0] and dead["marker"]["pattern"]["shape"] == ""
+    assert small["base"] == [-6.0] and small["x"] == [6.0] and small["marker"]["pattern"]["shape"] == "/"
+    assert "relu: small" not in by_name and "leaky_relu: dead" not in by_name and "sigmoid: dead" not in by_name
+    assert len(by_name["sigmoid: small"]["base"]) == 2 and by_name["sigmoid: small"]["marker"]["pattern"]["shape"] == "/"
+    key = {t["name"]: t["marker"]["pattern"]["shape"] for t in bars if t.get("showlegend")}
+    assert key == {"f' = 0 (dead)": "", "0 < |f'| < 0.05": "/"}
+    table = at.dataframe[0].value.set_index("function")
+    assert table.loc["relu", "f' = 0 for x in"] == "[-6.00, 0.00]"
+    assert table.loc["relu", "|f'| small for x in"] == "nowhere"
+    assert table.loc["leaky_relu", "f' = 0 for x in"] == "nowhere"
+    assert table.loc["leaky_relu", "|f'| small for x in"] == "[-6.00, 0.00]"
+    assert table.loc["sigmoid", "f' = 0 for x in"] == "nowhere"
+
+
+def test_page_caps_the_selection_and_a_long_link_gives_a_notice(app):
+    at = app(ACT, fn=list(A.ACTIVATIONS))
+    assert not at.exception
+    assert any("could not be used as written" in w.value for w in at.warning)
+    drawn = [t["name"] for t in _fig(at)["data"] if t["name"].endswith("(x)") and "'" not in t["name"]]
+    assert drawn == [f"{n}(x)" for n in list(A.ACTIVATIONS)[:A.FN.max_selections]]
+
+
+def test_page_table_headers_are_short(app):
+    """The landmarks table fits a 1440 px screen: short headers (the data keeps its long names)."""
+    import json
+    at = app(ACT)
+    cols = json.loads(at.dataframe[0].proto.columns)
+    shown = [cols.get(k, {}).get("label", k) for k in at.dataframe[0].value.columns]
+    assert max(len(s) for s in shown) <= 20, shown

@@ -1,0 +1,90 @@
+"""The activation page in a real browser (Playwright + Chromium): the headline figure fits a projector's
+first screen, the landmarks table fits a laptop, and nothing overflows a phone."""
+from __future__ import annotations
+
+import pytest
+
+from browser import CHROMIUM_ARGS, Server, chromium_path, require_browser, wait_idle
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - reported below
+    sync_playwright = None
+
+CHART = "[data-testid='stPlotlyChart'] .main-svg"
+# the widest formulas of the registry (piecewise derivatives, SELU's constants, Mish's derivative)
+WIDE = "fn=selu&fn=softplus&fn=mish&fn=hardswish&fn=elu&fn=gelu"
+
+
+def _skip_or_fail(reason: str):
+    if require_browser():
+        pytest.fail(f"{reason} (NNVIZ_REQUIRE_BROWSER=1 requires the browser tests)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if sync_playwright is None:
+        _skip_or_fail("Python Playwright is not installed")
+    exe = chromium_path()
+    if exe is None:
+        _skip_or_fail("no Chromium found (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+def _open(browser, url: str, width: int, height: int):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    wait_idle(page, timeout=60_000)
+    page.wait_for_selector(CHART, timeout=60_000)
+    wait_idle(page)
+    page.wait_for_timeout(500)  # plotly's layout pass after the element appears
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert not errors, errors
+    return page
+
+
+def test_presentation_first_screen_holds_the_whole_figure(browser, server):
+    """1024x768 in presentation mode: the opening paragraph is folded away and the whole first chart
+    (f, f' and the strip, with its x-axis) is inside the first screen."""
+    page = _open(browser, server.url + "/activations?present=true", 1024, 768)
+    box = page.locator("[data-testid='stPlotlyChart']").first.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 768, box
+    assert box["height"] >= 380, box  # and still a figure, not a thumbnail
+    assert not page.get_by_text("Between two linear layers sits").is_visible()
+    page.close()
+
+
+def test_landmarks_table_fits_a_laptop(browser, server):
+    """1440x1000: every column of the landmarks table, the autograd check included, is in view."""
+    page = _open(browser, server.url + "/activations", 1440, 1000)
+    page.wait_for_selector("[data-testid='stDataFrame'] .dvn-scroller", timeout=30_000)
+    widths = page.evaluate("""() => [...document.querySelectorAll("[data-testid='stDataFrame'] .dvn-scroller")]
+                              .map(s => [s.scrollWidth, s.clientWidth])""")
+    assert widths and all(sw <= cw + 1 for sw, cw in widths), widths
+    page.close()
+
+
+def test_phone_has_no_overflow_and_whole_formulas(browser, server):
+    """390x844 with the widest formulas: the page does not scroll sideways and every formula lies
+    inside the screen."""
+    page = _open(browser, server.url + "/activations?" + WIDE, 390, 844)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.wait_for_selector(".katex-display", timeout=30_000)
+    edges = page.evaluate("""() => [...document.querySelectorAll('.katex-display .katex')]
+                             .map(k => { const r = k.getBoundingClientRect(); return [r.left, r.right]; })""")
+    assert len(edges) == 12, edges  # f and f' of six functions
+    assert all(left >= 0 and right <= 390 for left, right in edges), edges
+    page.close()
