@@ -167,7 +167,7 @@ def test_loss_page_default_and_controls(app):
     at.slider(key="outliers").set_value(20).run()
     at.slider(key="outlier_size").set_value(30.0).run()
     at.slider(key="noise").set_value(3.0).run()
-    assert not at.exception and len(at.get("plotly_chart")) == 4
+    assert not at.exception and "share_chart" in [c.key for c in at.get("plotly_chart")]
 
 
 def test_loss_page_share_chart_numbers(app):
