@@ -12,5 +12,5 @@ st.set_page_config(page_title="nnviz: how a neural network computes and learns",
 home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
 page = st.navigation([home] + [st.Page(p.path, title=p.nav, icon=p.icon) for p in PAGES],
                      position="top")
-frame()
+frame(page.url_path)
 page.run()

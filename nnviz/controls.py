@@ -80,12 +80,18 @@ class MultiChoiceSpec:
     help: str = ""
 
     def parse(self, raw: Sequence[str]) -> list[str]:
-        unknown = [r for r in raw if r not in self.choices]
-        if unknown:
-            raise BadValue(
-                f"{', '.join(map(repr, unknown))} is not one of " + ", ".join(self.choices)
-            )
-        return list(dict.fromkeys(raw))
+        unknown = sum(r not in self.choices for r in raw)
+        if unknown:  # the values themselves are not echoed here: the notice shows the link inertly
+            raise BadValue(f"{unknown} value{'s are' if unknown > 1 else ' is'} not among the choices: "
+                           + ", ".join(self.choices))
+        chosen = list(dict.fromkeys(raw))
+        if self.max_selections is not None and len(chosen) > self.max_selections:
+            raise BadValue(f"at most {self.max_selections} at once")
+        return chosen
+
+    def usable(self, raw: Sequence[str]) -> list[str]:
+        """What can be kept of a rejected value: the known choices, in order, up to the limit."""
+        return [r for r in dict.fromkeys(raw) if r in self.choices][:self.max_selections]
 
 
 @dataclass(frozen=True)

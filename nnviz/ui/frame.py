@@ -44,11 +44,16 @@ header[data-testid="stHeader"] { height: 52px; min-height: 52px; }
 """
 
 
-def frame() -> None:
-    """Draw the shared sidebar and prepare the notice area; app.py calls this on every run."""
+FRAME_KEYS = ("device", "present")  # the only settings that follow a student from page to page
+_PAGE, _OWNED = "_nnviz_page", "_nnviz_widget_keys"
+
+
+def frame(page: str = "") -> None:
+    """Draw the shared sidebar and prepare the notice area; app.py calls this on every run with the
+    page about to run (its URL path)."""
     from . import widgets  # imported here: widgets imports this module
 
-
+    _leave_previous_page(page)
     _run.framed = True
     _run.notices = st.container()
     with st.sidebar:
@@ -60,6 +65,31 @@ def frame() -> None:
         _run.present = widgets.toggle(PRESENT, "present")
     if _run.present:
         st.html(_PRESENT_CSS)
+
+
+def _leave_previous_page(page: str) -> None:
+    """A page's controls belong to that page. Streamlit carries a widget's value to a widget with the
+    same key on the next page (the vanishing and regression pages both have a `seed`), so on a page
+    switch we forget every page control the previous page created: the new page starts from its own
+    defaults, or from its own link's values. Only the frame's settings travel."""
+    previous = st.session_state.get(_PAGE)
+    if previous is not None and previous != page:
+        for key in st.session_state.get(_OWNED, ()):
+            if key not in FRAME_KEYS and key in st.session_state:
+                del st.session_state[key]
+        st.session_state[_OWNED] = set()
+    st.session_state[_PAGE] = page
+
+
+# Every URL-bound control seen so far, per page: {page url path: {key: spec}}. The same for every
+# session (pages are code), so a process-wide dict; the fuzz tests read it to cover every control.
+CONTROLS: dict[str, dict[str, Any]] = {}
+
+
+def own(key: str, spec: Any) -> None:
+    """Record that the running page created the control `key` (see _leave_previous_page)."""
+    st.session_state.setdefault(_OWNED, set()).add(key)
+    CONTROLS.setdefault(st.session_state.get(_PAGE, ""), {})[key] = spec
 
 
 def require_frame() -> None:

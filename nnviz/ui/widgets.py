@@ -1,8 +1,10 @@
 """Widgets built from core control specs, bound to the URL, with a visible notice for a bad link.
 
-Streamlit drops an invalid URL value for a bound widget silently; before each widget is created we
-read the raw value, parse it with the same spec that set the widget's bounds, and if the widget did
-not take it as written we say so on the page.
+Before each widget is created we read the raw URL value and parse it with the same spec that sets
+the widget's bounds. A value the spec rejects is removed from the URL before Streamlit sees it
+(Streamlit 1.67 seeds an integer number_input with int(float(value)), which raises OverflowError
+for `Infinity` or `1e309`, and drops other bad values silently); either way the page says so, with
+the link's text echoed inertly (nnviz.text.inert: never as markdown).
 """
 from __future__ import annotations
 
@@ -11,25 +13,61 @@ from typing import Any, Callable
 import streamlit as st
 
 from nnviz.controls import BadValue, BoolSpec, ChoiceSpec, FloatSpec, IntSpec, MultiChoiceSpec
+from nnviz.text import inert
 
-from .frame import notice
+from .frame import notice, own
 
 
-def _raw(key: str) -> list[str] | None:
-    return st.query_params.get_all(key) if key in st.query_params else None
+def _raw(key: str, spec: Any) -> list[str] | None:
+    """The link's raw value for `key`; one the spec rejects is reported and removed from the URL, so
+    the widget starts from its default (and Streamlit never parses it)."""
+    own(key, spec)
+    if key not in st.query_params:
+        return None
+    raw = st.query_params.get_all(key)
+    try:
+        spec.parse(raw)
+    except BadValue as e:
+        keep = spec.usable(raw) if isinstance(spec, MultiChoiceSpec) else []
+        _forget(key, keep)
+        notice(f"The link's {_shown(key, raw)} could not be used ({e}); using "
+               + (_fmt(keep) if keep else f"the default, {_fmt(spec.default)}") + ".")
+        return keep or None
+    return raw
+
+
+def _forget(key: str, keep: list[str]) -> None:
+    """Replace `key`'s value by `keep` (nothing: remove it) in the URL and in the snapshot of the link
+    that Streamlit seeds widgets from.
+
+    Streamlit 1.67 seeds a bound widget from the query string as the session first saw it
+    (QueryParams._initial_query_params), not from st.query_params, so deleting the key from
+    st.query_params alone does not stop `int("Infinity")` from raising inside number_input. There is
+    no public API for this; tests/test_hostile.py fails if a Streamlit upgrade changes it."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    if keep:
+        st.query_params[key] = keep
+    else:
+        del st.query_params[key]
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        with ctx.session_state.query_params() as qp:
+            initial = getattr(qp, "_initial_query_params", {})
+            if keep:
+                initial[key] = list(keep)
+            else:
+                initial.pop(key, None)
+
+
+def _shown(key: str, raw: list[str]) -> str:
+    return inert("&".join(f"{key}={r}" for r in raw) or f"{key}=")
 
 
 def _check(key: str, spec: Any, raw: list[str] | None, value: Any, same: Callable[[Any, Any], bool]) -> None:
-    if raw is None:
-        return
-    shown = "&".join(f"{key}={r}" for r in raw) or f"{key}="
-    try:
-        parsed = spec.parse(raw)
-    except BadValue as e:
-        notice(f"The link's `{shown}` could not be used as written ({e}); using {_fmt(value)}.")
-        return
-    if not same(parsed, value):
-        notice(f"The link's `{shown}` could not be used as written; using {_fmt(value)}.")
+    """A value the spec accepted but the widget did not take as written (rounded to its step)."""
+    if raw is not None and not same(spec.parse(raw), value):
+        notice(f"The link's {_shown(key, raw)} could not be used as written; using {_fmt(value)}.")
 
 
 def _fmt(value: Any) -> str:
@@ -39,7 +77,7 @@ def _fmt(value: Any) -> str:
 
 
 def slider(spec: FloatSpec | IntSpec, key: str, where: Any = st, **kwargs: Any) -> Any:
-    raw = _raw(key)
+    raw = _raw(key, spec)
     value = where.slider(spec.label, spec.min, spec.max, spec.default, spec.step, key=key,
                          help=spec.help or None, bind="query-params", **kwargs)
     _check(key, spec, raw, value, lambda a, b: a == b)
@@ -47,7 +85,7 @@ def slider(spec: FloatSpec | IntSpec, key: str, where: Any = st, **kwargs: Any) 
 
 
 def select(spec: ChoiceSpec, key: str, where: Any = st, **kwargs: Any) -> str:
-    raw = _raw(key)
+    raw = _raw(key, spec)
     value = where.selectbox(spec.label, spec.choices, index=spec.choices.index(spec.default), key=key,
                             help=spec.help or None, bind="query-params", **kwargs)
     _check(key, spec, raw, value, lambda a, b: a == b)
@@ -55,7 +93,7 @@ def select(spec: ChoiceSpec, key: str, where: Any = st, **kwargs: Any) -> str:
 
 
 def multiselect(spec: MultiChoiceSpec, key: str, where: Any = st, **kwargs: Any) -> list[str]:
-    raw = _raw(key)
+    raw = _raw(key, spec)
     value = where.multiselect(spec.label, spec.choices, default=list(spec.default), key=key,
                               max_selections=spec.max_selections, help=spec.help or None,
                               bind="query-params", **kwargs)
@@ -64,7 +102,7 @@ def multiselect(spec: MultiChoiceSpec, key: str, where: Any = st, **kwargs: Any)
 
 
 def toggle(spec: BoolSpec, key: str, where: Any = st, **kwargs: Any) -> bool:
-    raw = _raw(key)
+    raw = _raw(key, spec)
     value = where.toggle(spec.label, value=spec.default, key=key, help=spec.help or None,
                          bind="query-params", **kwargs)
     _check(key, spec, raw, value, lambda a, b: a == b)
@@ -73,7 +111,7 @@ def toggle(spec: BoolSpec, key: str, where: Any = st, **kwargs: Any) -> bool:
 
 def number(spec: FloatSpec | IntSpec, key: str, where: Any = st, fmt: str | None = None, **kwargs: Any) -> Any:
     """A number box (for values that span decades, like a learning rate)."""
-    raw = _raw(key)
+    raw = _raw(key, spec)
     value = where.number_input(spec.label, spec.min, spec.max, spec.default, spec.step, format=fmt, key=key,
                                help=spec.help or None, bind="query-params", **kwargs)
     _check(key, spec, raw, value, lambda a, b: a == b)
