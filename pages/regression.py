@@ -6,13 +6,13 @@ import streamlit as st
 from nnviz import regression as R
 from nnviz.figures.regression import path_figure, step_figure, timing_figure, training_figure
 from nnviz.devices import available_devices
-from nnviz.ui import (code_expander, controls_area, device, number, require_frame, select, show_figure, slider,
-                      toggle)
+from nnviz.ui import (code_expander, controls_area, device, intro, number, require_frame, select, show_figure,
+                      slider, toggle)
 from nnviz.controls import BoolSpec, ChoiceSpec
 
 require_frame()
 st.title("Train a linear regression, live")
-st.markdown(
+intro(
     "The whole of deep learning's training loop, on the smallest model there is: `nn.Linear(1, 1)`, "
     "one weight and one bias, learning the line $y = wx + b$. Every epoch runs five lines: "
     "**forward pass → loss → zero_grad → backward → optimizer step**. Press *Train* to watch it, or "
@@ -52,16 +52,20 @@ if len(arrays[2]) == 0:
 # --- Train ------------------------------------------------------------------------------------
 train_tab, step_tab, device_tab = main.tabs(["Train", "Step by step", "Devices"])
 with train_tab:
-    b1, b2, _ = st.columns([1, 1, 4])
-    start = b1.button("Train", type="primary", icon=":material/play_arrow:", key="train")
-    b2.button("Stop", icon=":material/stop:", key="stop",
-              help="Stops a running training at its next chart update; what it learned so far stays.")
-    progress, numbers, note, chart = st.empty(), st.empty(), st.empty(), st.empty()
+    buttons = st.container(horizontal=True)  # side by side, on a phone too
+    start = buttons.button("Train", type="primary", icon=":material/play_arrow:", key="train")
+    buttons.button("Stop", icon=":material/stop:", key="stop",
+                   help="Stops a running training at its next chart update; what it learned so far stays.")
+    # the chart right under the buttons (the first screen of a projector), its two panels in two
+    # columns (stacked full width on a phone); the progress and the numbers under it
+    panels = st.columns(2)
+    loss_chart, line_chart = panels[0].empty(), panels[1].empty()
+    progress, numbers, note = st.empty(), st.empty(), st.empty()
     untrained = R.make_model(cfg.seed)
     start_line = (untrained.weight.item(), untrained.bias.item())
 
     def draw(run: dict, final: bool = False) -> None:
-        """One update: the progress bar, the numbers of the line drawn, and both charts (a live frame
+        """One update: both charts, the progress bar and the numbers of the line drawn (a live frame
         carries at most 200 points per loss; the final one up to 1000)."""
         hist = run["history"]
         s = hist[-1] if hist else None
@@ -69,18 +73,20 @@ with train_tab:
         (tr,), (te,) = R.losses_at(cfg, [line[0]], [line[1]])
         done = (s.epoch + 1) if s else 0
         progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}")
-        with numbers.container():
-            m = st.columns(4)
+        with numbers.container(horizontal=True, gap="medium"):  # in a row; on a phone they wrap two by two
+            m = [st.container(width="content") for _ in range(4)]
             m[0].metric("weight", f"{line[0]:.4f}", f"true {w:g}", delta_color="off", delta_arrow="off")
             m[1].metric("bias", f"{line[1]:.4f}", f"true {b:g}", delta_color="off", delta_arrow="off")
             m[2].metric("train loss", R.fmt(tr), help="of the line drawn, after the last step")
             m[3].metric("test loss", R.fmt(te), help="of the line drawn, after the last step")
         run["draws"] = run.get("draws", 0) + 1
-        with chart.container():
-            bands = R.loss_bands(hist, 1000 if final else 200)
-            span = None if hist else (min(tr, te) / 1000, 3 * max(tr, te))
-            show_figure(training_figure(bands, cfg.epochs, arrays, true_line, line, bool(hist), span),
-                        key=f"live_{run['draws']}")
+        bands = R.loss_bands(hist, 1000 if final else 200)
+        span = None if hist else (min(tr, te) / 1000, 3 * max(tr, te))
+        losses, fit = training_figure(bands, cfg.epochs, arrays, true_line, line, bool(hist), span)
+        with loss_chart.container():
+            show_figure(losses, key=f"live_loss_{run['draws']}")
+        with line_chart.container():
+            show_figure(fit, key=f"live_line_{run['draws']}")
 
     run = st.session_state.get("regression_run")
     if start:
@@ -221,9 +227,14 @@ if run is not None and (run["config"], run["device"]) == (cfg, dev) and len(run[
     surface = st.cache_data(max_entries=64)(R.loss_surface)(
         cfg, (min(ws) - pad_w, max(ws) + pad_w), (min(bs) - pad_b, max(bs) + pad_b))
     zoom_from = hist[int(0.8 * (len(hist) - 1))].epoch
-    show_figure(path_figure(surface, hist, true_line, cfg.loss.upper(), zoom_from), key="path_chart")
+    path, zoom = path_figure(surface, hist, true_line, cfg.loss.upper(), zoom_from)
+    panels = st.columns(2)  # stacked full width on a phone
+    with panels[0]:
+        show_figure(path, key="path_chart")
+    with panels[1]:
+        show_figure(zoom, key="path_zoom_chart")
     st.caption(f"Each epoch moves (weight, bias) one step downhill over the {cfg.loss.upper()} training-loss "
-               "surface; the right panel zooms into the last fifth of the run.")
+               "surface; the zoom shows the last fifth of the run.")
     e1, e2 = st.columns(2)
     e1.download_button("History as CSV", R.history_csv(cfg, hist), file_name="history.csv", mime="text/csv",
                        icon=":material/download:")

@@ -156,7 +156,7 @@ def test_default_l1_run_alternates_and_the_chart_draws_both_phases():
     live = R.loss_bands(hist, 200)
     assert all(len(v[0]) <= 200 for v in live.values())  # a live frame stays small
     assert live["test loss"][1][-1] == pytest.approx(test64[1], rel=1e-4)  # and keeps both phases
-    fig = training_figure(bands, cfg.epochs, ([0.0], [0.3], [0.9], [0.93]), (0.7, 0.3), (a.weight, a.bias), True)
+    fig, _ = training_figure(bands, cfg.epochs, ([0.0], [0.3], [0.9], [0.93]), (0.7, 0.3), (a.weight, a.bias), True)
     names = [t.name for t in fig.data]
     assert names.index("test loss, lower phase") < names.index("train loss")  # train drawn over test
     assert fig.data[names.index("test loss, lower phase")].y[-1] == pytest.approx(test64[0], rel=1e-4)
@@ -333,9 +333,10 @@ def test_page_before_training_shows_the_untrained_line_and_controls_in_reading_o
     assert float(metrics["train loss"]) == pytest.approx(_loss64("l1", w0, b0, Xtr, ytr), abs=5e-5)
     assert float(metrics["test loss"]) == pytest.approx(_loss64("l1", w0, b0, Xte, yte), abs=5e-5)
     from conftest import figure
-    fig = figure(at, 0)
+    fig = figure(at, 1)  # the second panel: the data and the model's line
     line = next(t for t in fig["data"] if t["name"].startswith("untrained model"))
     assert line["y"][0] == pytest.approx(b0, abs=1e-6)
+    fig = figure(at, 0)  # the first: the losses
     lo, hi = fig["layout"]["yaxis"]["range"]  # log10 of the loss axis: fits the untrained losses
     assert lo < np.log10(_loss64("l1", w0, b0, Xtr, ytr)) < hi <= 1
     keys = _widget_keys_in_order(at._tree, {"w", "b", "noise", "n", "split", "loss", "opt", "lr", "epochs", "seed"})
@@ -383,3 +384,30 @@ def test_page_mse_text_is_true_for_the_run(app):
     assert "shrink into the minimum" not in body and "steps shrink" not in body
     assert "Not converged" in body and "weight is 0.6480" in body
     assert "not overfitting" in body and "narrow valley" in body
+
+
+def test_two_panel_charts_are_two_figures_that_can_stack_on_a_phone(app):
+    """The training chart and the path chart are each two figures side by side in two columns (a
+    phone stacks columns full width): no figure squeezes two plots, no legend entry is long enough to
+    crowd a phone-wide panel, and the page draws the loss panel first (the projector's first screen)."""
+    from conftest import figure
+    from nnviz.figures.regression import path_figure, training_figure
+    cfg = R.RegressionConfig(epochs=60)
+    hist = list(R.train(cfg, every=1))
+    data = ([0.0, 0.5], [0.3, 0.65], [0.9], [0.93])
+    losses, line = training_figure(R.loss_bands(hist, 200), cfg.epochs, data, (0.7, 0.3), (0.6, 0.2), True)
+    path, zoom = path_figure(R.loss_surface(cfg, (0.0, 1.0), (0.0, 1.0)), hist, (0.7, 0.3), "L1", 40)
+    for fig in (losses, line, path, zoom):
+        assert [k for k in fig.layout if k.startswith("xaxis")] == ["xaxis"]  # one plot each
+        assert all(len(t.name or "") <= 20 for t in fig.data if t.showlegend is not False)
+    assert {t.name for t in losses.data} >= {"train loss", "test loss"}
+    model = next(t for t in line.data if t.name == "model")
+    assert "y = 0.6000x + 0.2000" in model.hovertemplate  # the equation is in the hover
+    at = app(REG)
+    at.button(key="train").click().run()
+    assert not at.exception
+    shown = [figure(at, i) for i in range(len(at.get("plotly_chart")))]
+    assert "train loss" in {t["name"] for t in shown[0]["data"]}
+    assert "model" in {t["name"] for t in shown[1]["data"]}
+    i = next(i for i, f in enumerate(shown) if any(t["type"] == "contour" for t in f["data"]))
+    assert "zoom" in shown[i + 1]["layout"]["annotations"][0]["text"]  # the path, then its zoom
