@@ -252,7 +252,7 @@ def test_page_strip_and_table_tell_dead_from_small(app):
 def test_page_caps_the_selection_and_a_long_link_gives_a_notice(app):
     at = app(ACT, fn=list(A.ACTIVATIONS))
     assert not at.exception
-    assert any("could not be used as written" in w.value for w in at.warning)
+    assert any(f"at most {A.FN.max_selections} at once" in w.value for w in at.warning)
     drawn = [t["name"] for t in _fig(at)["data"] if t["name"].endswith("(x)") and "'" not in t["name"]]
     assert drawn == [f"{n}(x)" for n in list(A.ACTIVATIONS)[:A.FN.max_selections]]
 
