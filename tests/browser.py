@@ -11,7 +11,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to tests/.shots (ignored by git), so a test run leaves a clean checkout clean;
+# scripts/screenshots.sh sets NNVIZ_SHOTS=docs/screenshots to refresh the README's pictures.
+SHOTS = Path(os.environ.get("NNVIZ_SHOTS") or ROOT / "tests" / ".shots")
+if not SHOTS.is_absolute():
+    SHOTS = ROOT / SHOTS
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
