@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -18,6 +19,7 @@ from torch.nn.utils import skip_init
 
 from .controls import FloatSpec, IntSpec, MultiChoiceSpec
 from .palette import OKABE_ITO
+from .text import inert
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ TRUE_SLOPE, TRUE_INTERCEPT = 0.5, 1.0  # the line the clean points come from
 X_RANGE = (0.0, 10.0)
 MAX_ROWS = 1000  # uploaded CSV: rows
 MAX_BYTES = 100_000  # uploaded CSV: bytes
+MAX_ABS = 1e6  # uploaded CSV: largest |x| or |y| (the fits work in a standardised frame; see Frame)
+MIN_ABS = 1e-200  # uploaded CSV: smallest |x| or |y| other than 0 (far from float64's underflow)
+MIN_SPREAD = 1e-9  # uploaded CSV: x must spread over this much of max(1, |x|): the slope stays finite
 
 
 @dataclass(frozen=True)
@@ -91,18 +96,28 @@ class DataError(ValueError):
 
 def parse_csv(raw: bytes) -> Data:
     """Read x,y pairs from a small CSV (optional header). Plain text parsing only: nothing in the
-    file is executed or unpickled."""
+    file is executed or unpickled. Lines may end in \\n, \\r\\n or \\r (old Macs), mixed in one file.
+
+    Every way a file can fail raises DataError, whose message echoes file text only through
+    nnviz.text.inert (a literal code span), so the page can show it as markdown."""
     if len(raw) > MAX_BYTES:
         raise DataError(f"The file is {len(raw) / 1000:.0f} kB; the limit is {MAX_BYTES // 1000} kB.")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DataError("The file is not UTF-8 text. Upload a plain CSV with two columns, x and y.") from None
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    try:
+        # newline="": the csv module itself splits the lines, on \n, \r\n and \r alike
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        # at most a header and one row too many: a file of 50 000 tiny rows is refused without reading on
+        rows = list(itertools.islice((r for r in reader if any(c.strip() for c in r)), MAX_ROWS + 2))
+    except (csv.Error, ValueError) as e:  # a stray quote, a NUL byte, an over-long field, ...
+        raise DataError(f"The file cannot be read as CSV ({inert(str(e), 80)}). Upload a plain CSV with two "
+                        "columns of numbers, x and y, one pair per line.") from None
     if rows and len(rows[0]) == 2 and not (_numeric(rows[0][0]) and _numeric(rows[0][1])):
         rows = rows[1:]  # a header line
     if len(rows) > MAX_ROWS:
-        raise DataError(f"The file has {len(rows)} rows; the limit is {MAX_ROWS}.")
+        raise DataError(f"The file has more than {MAX_ROWS} rows; the limit is {MAX_ROWS}.")
     if len(rows) < 3:
         raise DataError("Need at least 3 rows of x,y numbers to fit and compare a line.")
     xs, ys = [], []
@@ -111,20 +126,26 @@ def parse_csv(raw: bytes) -> Data:
             raise DataError(f"Row {i} has {len(r)} column{'s' * (len(r) != 1)}; every row needs exactly two, "
                             "separated by a comma: x,y.")
         if not (_numeric(r[0]) and _numeric(r[1])):
-            raise DataError(f"Row {i} ({','.join(r)[:40]}) is not two finite numbers.")
+            raise DataError(f"Row {i} ({inert(','.join(r))}) is not two finite numbers.")
         xs.append(float(r[0]))
         ys.append(float(r[1]))
-    if max(xs) - min(xs) == 0:
+    if max(map(abs, xs + ys)) > MAX_ABS:
+        raise DataError(f"Values above {MAX_ABS:g} in size: rescale the data first.")
+    if any(0 < abs(v) < MIN_ABS for v in xs + ys):
+        raise DataError(f"Values between 0 and {MIN_ABS:g} in size: rescale the data first.")
+    spread = max(xs) - min(xs)
+    if spread == 0:
         raise DataError("All x values are equal: no line's slope can be fitted.")
-    if max(map(abs, xs + ys)) > 1e6:
-        raise DataError("Values above 1e6 in size: rescale the data first.")
+    if spread < MIN_SPREAD * max(1.0, max(map(abs, xs))):
+        raise DataError(f"The x values differ by at most {spread:.3g}: too little for a slope to mean anything "
+                        f"(they must spread over at least {MIN_SPREAD:g} of their size, and at least {MIN_SPREAD:g}).")
     return Data(xs, ys, [False] * len(xs), None)
 
 
 def _numeric(s: str) -> bool:
     try:
         return math.isfinite(float(s))
-    except ValueError:
+    except (ValueError, OverflowError):
         return False
 
 
@@ -136,6 +157,34 @@ class Fit:
     loss_value: float  # the loss (reduction='mean') at the fit
     optimal: bool  # the optimality condition of this loss holds at the fit
     check: str  # what was checked, in words, with the number
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The standardised frame of a data set: x = x0 + sx u, y = y0 + sy v with u and v in [-1, 1].
+
+    An upload may hold x in [1e6, 1e6 + 1] or y near -1e6: in its own units the columns (x, 1) of
+    the fit are nearly parallel and residuals are 1e6 times the slope's rounding, so neither LBFGS
+    nor a gradient test can tell an optimum. In the frame every problem looks like the generated
+    data. The frame changes no minimiser: slope w = (sy / sx) a and intercept b = y0 + sy c - w x0
+    for a line v = a u + c, and each loss only scales: |sy r| = sy |r|, (sy r)^2 = sy^2 r^2,
+    Huber_delta(sy r) = sy^2 Huber_(delta / sy)(r), SmoothL1_beta(sy r) = sy SmoothL1_(beta / sy)(r).
+    So Huber's delta and Smooth L1's beta, in the units of y, become delta / sy and beta / sy."""
+    x0: float  # centre of the x range
+    sx: float  # half the x range (> 0: parse_csv refuses equal x values)
+    y0: float  # centre of the y range
+    sy: float  # half the y range; 1 where every y is equal
+
+    @staticmethod
+    def of(x: list[float], y: list[float]) -> "Frame":
+        lo, hi, ylo, yhi = min(x), max(x), min(y), max(y)
+        sy = (yhi - ylo) / 2
+        return Frame((lo + hi) / 2, (hi - lo) / 2, (ylo + yhi) / 2, sy if sy > 0 else 1.0)  # (1: every y equal)
+
+    def to_data_units(self, a: float, c: float) -> tuple[float, float]:
+        """(slope, intercept) of the line v = a u + c."""
+        w = a * self.sy / self.sx
+        return w, self.y0 + self.sy * c - w * self.x0
 
 
 def _dtype(device: str) -> torch.dtype:
@@ -155,33 +204,64 @@ def _lbfgs(model: nn.Module, crit: nn.Module, X: Tensor, Y: Tensor) -> None:
     opt.step(closure)
 
 
+def _framed_module(loss: str, delta: float, beta: float, frame: Frame) -> nn.Module:
+    """The loss module of the same problem in the standardised frame (see Frame)."""
+    return LOSSES[loss].module(delta / frame.sy, beta / frame.sy)
+
+
+def _stages(loss: str, delta: float, beta: float, frame: Frame) -> list[nn.Module]:
+    """What LBFGS minimises, in turn, in the frame (residuals of order 1 there).
+
+    L1 is reached through SmoothL1Loss(beta) for beta = 1, 0.1, ..., 1e-6 (its limit as beta -> 0).
+    A Huber delta (Smooth L1 beta) far below the residuals makes a problem almost as kinked as L1,
+    so it is reached the same way: from 1 down by factors of 10 to its own value in the frame."""
+    if loss == "l1":
+        return [nn.SmoothL1Loss(beta=10.0**-k) for k in range(7)]
+    if loss == "mse":
+        return [nn.MSELoss()]
+    target = (delta if loss == "huber" else beta) / frame.sy
+    ladder = [10.0**-k for k in range(20) if 10.0**-k > target] + [target]
+    return [nn.HuberLoss(delta=d) if loss == "huber" else nn.SmoothL1Loss(beta=d) for d in ladder]
+
+
 def fit_line(data: Data, loss: str, delta: float = DELTA.default, beta: float = BETA.default,
              device: str = "cpu") -> Fit:
     """The line that minimises `loss` on the data, found by torch.optim.LBFGS and verified.
+
+    The fit runs in the data's standardised frame (see Frame), where every upload the page accepts,
+    values up to 1e6 in size included, is as well conditioned as the generated data; the line is
+    mapped back to the data's units at the end.
 
     L1 is not differentiable where a residual is 0, and its optimum sits exactly there (an L1 line
     passes through two data points), so plain gradient steps circle it forever. SmoothL1Loss(beta)
     equals L1Loss in the limit beta -> 0; we minimise it for beta = 1, 0.1, ..., 1e-6, each stage
     starting from the last, which lands next to the optimum. The last step uses the fact that an
     L1 optimum passes through two data points: of the lines through two of the points nearest the
-    current line, it takes the one with the lowest L1 loss. Then the optimality condition is
-    checked, so "optimal" is a proof, not a hope."""
+    current line, it takes the one with the lowest L1 loss. Huber and Smooth L1 are quadratic in
+    each residual between their kinks: the last step solves that quadratic exactly (Newton) with
+    the points that sit inside the kinks. Then the optimality condition is checked, so "optimal"
+    is a proof, not a hope."""
     dt = _dtype(device)
-    X = torch.tensor(data.x, dtype=dt, device=device)[:, None]  # (N, 1)
-    Y = torch.tensor(data.y, dtype=dt, device=device)[:, None]  # (N, 1)
+    frame = Frame.of(data.x, data.y)
+    U = ((torch.tensor(data.x, dtype=torch.float64) - frame.x0) / frame.sx).to(device, dt)[:, None]  # (N, 1)
+    V = ((torch.tensor(data.y, dtype=torch.float64) - frame.y0) / frame.sy).to(device, dt)[:, None]  # (N, 1)
     model = skip_init(nn.Linear, 1, 1, dtype=dt, device=device)  # no draw from the global generator
     nn.init.zeros_(model.weight)  # a fixed start: the optimum does not depend on it (convex loss)
     nn.init.zeros_(model.bias)
-    crit = LOSSES[loss].module(delta, beta)
-    stages = [nn.SmoothL1Loss(beta=10.0**-k) for k in range(7)] if loss == "l1" else [crit]
-    for stage in stages:
-        _lbfgs(model, stage, X, Y)
+    crit = _framed_module(loss, delta, beta, frame)
+    for stage in _stages(loss, delta, beta, frame):
+        _lbfgs(model, stage, U, V)
     if loss == "l1":
-        _through_two_points(model, X, Y)
-    slope, intercept = model.weight.item(), model.bias.item()
-    optimal, check = _certify(loss, X, Y, model, crit)
-    with torch.no_grad():
-        value = crit(model(X), Y).item()
+        _through_two_points(model, U, V)
+    else:  # MSE: no kinks at all, one step solves the normal equations
+        kink = {"mse": math.inf, "huber": delta / frame.sy, "smooth_l1": beta / frame.sy}[loss]
+        _newton_between_kinks(model, crit, U, V, kink)
+    optimal, check = _certify(loss, U, V, model, crit)
+    slope, intercept = frame.to_data_units(model.weight.item(), model.bias.item())
+    with torch.no_grad():  # the loss in the data's own units
+        X = torch.tensor(data.x, dtype=dt, device=device)[:, None]  # (N, 1)
+        Y = torch.tensor(data.y, dtype=dt, device=device)[:, None]
+        value = LOSSES[loss].module(delta, beta)(slope * X + intercept, Y).item()
     return Fit(loss, slope, intercept, value, optimal, check)
 
 
@@ -203,21 +283,82 @@ def _through_two_points(model: nn.Module, X: Tensor, Y: Tensor, nearest: int = 1
             model.bias.fill_(b[best])
 
 
+def _newton_between_kinks(model: nn.Module, crit: nn.Module, X: Tensor, Y: Tensor, kink: float,
+                          steps: int = 100) -> None:
+    """Land a nearly optimal Huber (or Smooth L1) line on the exact minimiser.
+
+    With the points inside the kinks (|r| <= kink) fixed as Q and the others' signs s fixed, the
+    loss is a quadratic in (w, b) whose minimiser solves the normal equations
+    sum_Q a_i a_i^T theta = sum_Q y_i a_i + kink sum_(not Q) s_i a_i, with a_i = (x_i, 1); Smooth L1
+    is Huber divided by beta, so it has the same minimiser. One step is exact once Q and s are right;
+    a step that would raise the loss is shortened, and none is taken if it cannot lower it."""
+    with torch.no_grad():
+        x, y = X.flatten(), Y.flatten()  # (N,)
+        A = torch.stack([x, torch.ones_like(x)], dim=1)  # (N, 2)
+        theta = torch.stack([model.weight.flatten()[0], model.bias[0]])  # (2,)
+
+        def value(t: Tensor) -> Tensor:
+            return crit((A @ t)[:, None], Y)
+
+        for _ in range(steps):
+            r = y - A @ theta  # (N,)
+            q = r.abs() <= kink
+            order = r.abs().argsort()
+            for m in range(2, len(r) + 1):  # fewer than two distinct x inside the kinks (a tiny kink):
+                H = A[q].T @ A[q]  # (2, 2)   treat the nearest points as inside, the step finds out
+                if int(q.sum()) >= 2 and torch.linalg.matrix_rank(H) == 2:
+                    break
+                q[order[:m]] = True
+            else:
+                break
+            rhs = A[q].T @ y[q]  # (2,)
+            if not bool(q.all()):  # (MSE: kink = inf, every point inside)
+                rhs = rhs + kink * (torch.sign(r[~q])[:, None] * A[~q]).sum(0)
+            new = torch.linalg.solve(H, rhs)  # (2,)
+            r_new = y - A @ new
+            if torch.equal(q, r.abs() <= kink) and torch.equal(r_new.abs() <= kink, q) and \
+                    torch.equal(torch.sign(r_new[~q]), torch.sign(r[~q])):
+                theta = new  # Q and s hold at the step's end: it is the minimiser of this piece, and so
+                break  # of the loss (a convex function, minimal on a piece is minimal)
+            f0, step = value(theta), new - theta
+            for _ in range(60):  # shorten the step until the loss does not rise
+                if value(theta + step) <= f0:
+                    break
+                step = step / 2
+            else:
+                break
+            theta = theta + step
+        model.weight.fill_(theta[0])
+        model.bias.fill_(theta[1])
+
+
 def _certify(loss: str, X: Tensor, Y: Tensor, model: nn.Module, crit: nn.Module) -> tuple[bool, str]:
-    """Check the first-order optimality condition of a convex loss at the fitted line."""
-    scale = float(Y.abs().max()) + 1.0
+    """Check the first-order optimality condition of a convex loss at the fitted line.
+
+    X and Y are in the standardised frame (|x|, |y| <= 1), where the tolerances mean the same for
+    every data set: rounding, not the size of the numbers, decides."""
+    f64 = X.dtype == torch.float64
     if loss != "l1":
-        model.zero_grad()
-        crit(model(X), Y).backward()
-        g = max(model.weight.grad.abs().item(), model.bias.grad.abs().item())
-        tol = 1e-8 * scale if X.dtype == torch.float64 else 1e-4 * scale
-        return g <= tol, f"largest gradient component at the fit: {g:.1e} (≈ 0)"
+        # The gradient is a sum of terms psi(r_i) a_i (psi = d rho / dr, a_i = (x_i, 1)) that cancel
+        # at an optimum: it must be 0 to rounding relative to the size of those terms.
+        c = crit.__class__(**{k: getattr(crit, k) for k in ("delta", "beta") if hasattr(crit, k)},
+                           reduction="none")
+        pred = model(X).detach().requires_grad_(True)  # (N, 1)
+        (psi,) = torch.autograd.grad(c(pred, Y).sum(), pred)  # (N, 1) each point's d rho / d prediction
+        terms = float((psi.abs() * (X.abs() + 1)).sum())
+        flat = torch.zeros_like(Y, requires_grad=True)  # the size of the terms at the line y = 0
+        (psi0,) = torch.autograd.grad(c(flat, Y).sum(), flat)
+        floor = float((psi0.abs() * (X.abs() + 1)).sum()) * (1e-14 if f64 else 1e-6)
+        g = float(torch.stack([(psi * X).sum(), psi.sum()]).abs().max())
+        rel = g / max(terms, floor) if max(terms, floor) > 0 else 0.0
+        return rel <= (1e-9 if f64 else 1e-4), (f"largest gradient component at the fit: {rel:.1e} of the size "
+                                                 "of its terms (≈ 0)")
     # L1: 0 must be a subgradient. Points off the line pull with sign(r) x_i (slope) and sign(r)
     # (intercept); the points on it (|r| tiny) may pull with any weight c_i in [-1, 1].
     with torch.no_grad():
         r = (Y - model(X)).flatten()  # (N,)
         A = torch.cat([X, torch.ones_like(X)], dim=1)  # (N, 2) d(prediction)/d(slope, intercept)
-        tol = 1e-9 * scale if X.dtype == torch.float64 else 1e-4 * scale
+        tol = 1e-9 if f64 else 1e-4
         on = r.abs() <= tol
         pull = (torch.sign(r[~on])[:, None] * A[~on]).sum(0)  # (2,)
         if int(on.sum()) == 0:
@@ -405,13 +546,22 @@ Y = torch.cat([y, yo[:{g["outliers"]}]])[:, None]"""
     else:
         data_code = f"""X = torch.tensor({[round(v, 12) for v in data.x]!r}, dtype=torch.float64)[:, None]
 Y = torch.tensor({[round(v, 12) for v in data.y]!r}, dtype=torch.float64)[:, None]"""
-    crits = {"l1": "nn.L1Loss()", "mse": "nn.MSELoss()", "huber": f"nn.HuberLoss(delta={delta!r})",
-             "smooth_l1": f"nn.SmoothL1Loss(beta={beta!r})"}
-    chosen = "\n".join(f'    "{n}": {crits[n]},' for n in losses)
+    stages = {"l1": "[nn.SmoothL1Loss(beta=10.0 ** -k) for k in range(7)]", "mse": "[nn.MSELoss()]",
+              "huber": "[nn.HuberLoss(delta=d) for d in ladder(delta)]",
+              "smooth_l1": "[nn.SmoothL1Loss(beta=d) for d in ladder(beta)]"}
+    chosen = "\n".join(f'    "{n}": {stages[n]},' for n in losses)
     return f"""import torch
 from torch import nn
 
 {data_code}
+
+# Fit in the standardised frame x = x0 + sx u, y = y0 + sy v (u, v in [-1, 1]): the same minimiser,
+# but well conditioned even for values near 1e6. Huber's delta and Smooth L1's beta are in the units
+# of y, so in the frame they become delta / sy and beta / sy.
+x0, sx = (X.max() + X.min()).item() / 2, (X.max() - X.min()).item() / 2
+y0, sy = (Y.max() + Y.min()).item() / 2, (Y.max() - Y.min()).item() / 2 or 1.0
+U, V = (X - x0) / sx, (Y - y0) / sy
+delta, beta = {delta!r} / sy, {beta!r} / sy
 
 
 def fit(stages):
@@ -424,7 +574,7 @@ def fit(stages):
 
         def closure():
             opt.zero_grad()
-            loss = crit(model(X), Y)
+            loss = crit(model(U), V)
             loss.backward()
             return loss
 
@@ -434,7 +584,7 @@ def fit(stages):
 
 def through_two_points(slope, intercept, nearest=12):
     # An L1 optimum passes through two data points: take the best such line near the fit.
-    x, y = X.flatten(), Y.flatten()
+    x, y = U.flatten(), V.flatten()
     idx = (y - (slope * x + intercept)).abs().argsort()[:nearest]
     best = (y - (slope * x + intercept)).abs().mean(), slope, intercept
     for a in range(len(idx)):
@@ -447,16 +597,23 @@ def through_two_points(slope, intercept, nearest=12):
     return best[1], best[2]
 
 
-losses = {{
+def ladder(kink):
+    # a kink far below the residuals makes the loss almost as sharp as L1: approach it from 1
+    return [10.0 ** -k for k in range(20) if 10.0 ** -k > kink] + [kink]
+
+
+stages = {{
 {chosen}
 }}
-for name, crit in losses.items():
+for name, stage in stages.items():
     if name == "l1":
         # L1 has a kink at its optimum: get next to it through SmoothL1Loss(beta), beta -> 0
         # (SmoothL1Loss with beta = 0 is L1Loss), then land on the line through two points.
-        slope, intercept = through_two_points(*fit([nn.SmoothL1Loss(beta=10.0 ** -k) for k in range(7)]))
+        a, c = through_two_points(*fit(stage))
     else:
-        slope, intercept = fit([crit])
+        a, c = fit(stage)
+    slope = a * sy / sx  # back to the units of x and y
+    intercept = y0 + sy * c - slope * x0
     print(f"{{name}}: slope = {{slope:.6f}}, intercept = {{intercept:.6f}}")
 """
 

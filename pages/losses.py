@@ -45,8 +45,8 @@ try:
     else:
         result = st.cache_data(max_entries=256)(L.analyse_generated)(
             losses, outliers, outlier_size, noise, seed, delta, beta, device())
-except L.DataError as e:
-    main.error(f"That file cannot be used: {e}")
+except L.DataError as e:  # its message echoes the file's cells only through nnviz.text.inert (a code span);
+    main.error(f"That file cannot be used: {e}")  # the file's name and cells reach no other text or figure
     st.stop()
 data, fits = result.data, result.fits
 sweep = None if upload is not None else st.cache_data(max_entries=256)(L.outlier_sweep)(outlier_size, noise, seed)
