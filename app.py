@@ -1,8 +1,11 @@
 """nnviz entry point: page config, the shared frame (sidebar), and navigation between the pages."""
 import streamlit as st
 
+from nnviz.runtime import setup_torch_threads
 from nnviz.ui import frame
 from nnviz.ui.catalog import PAGES
+
+setup_torch_threads()  # once per process (NNVIZ_TORCH_THREADS, default 1); a rerun changes nothing
 
 st.set_page_config(page_title="nnviz: how a neural network computes and learns", page_icon="🧠",
                    layout="wide",

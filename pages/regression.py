@@ -19,6 +19,10 @@ intro(
     "go *Step by step* to run the lines one at a time."
 )
 
+LIVE_FRAMES = 10  # chart redraws per Train, the final one included, whatever the epochs and the server's speed
+LIVE_POINTS = 100  # points per loss edge in a live frame (the final chart draws up to 1000)
+TICKS = 50  # progress-bar updates per Train: a few hundred bytes each, and where a click on Stop is seen
+
 SLOW = BoolSpec("Slow motion (about 5 s per run)", False, help="Pause between updates so the charts can be followed.")
 ENGINE = ChoiceSpec("Engine", tuple(R.ENGINES), "eager")
 
@@ -55,7 +59,7 @@ with train_tab:
     buttons = st.container(horizontal=True)  # side by side, on a phone too
     start = buttons.button("Train", type="primary", icon=":material/play_arrow:", key="train")
     buttons.button("Stop", icon=":material/stop:", key="stop",
-                   help="Stops a running training at its next chart update; what it learned so far stays.")
+                   help="Stops a running training at its next progress update; what it learned so far stays.")
     # the chart right under the buttons (the first screen of a projector), its two panels in two
     # columns (stacked full width on a phone); the progress and the numbers under it
     panels = st.columns(2)
@@ -66,7 +70,7 @@ with train_tab:
 
     def draw(run: dict, final: bool = False) -> None:
         """One update: both charts, the progress bar and the numbers of the line drawn (a live frame
-        carries at most 200 points per loss; the final one up to 1000)."""
+        carries at most LIVE_POINTS points per loss edge; the final one up to 1000)."""
         hist = run["history"]
         s = hist[-1] if hist else None
         line = (s.weight, s.bias) if s else start_line
@@ -80,13 +84,14 @@ with train_tab:
             m[2].metric("train loss", R.fmt(tr), help="of the line drawn, after the last step")
             m[3].metric("test loss", R.fmt(te), help="of the line drawn, after the last step")
         run["draws"] = run.get("draws", 0) + 1
-        bands = R.loss_bands(hist, 1000 if final else 200)
+        tag = "final" if final else run["draws"]  # one key a run for the final chart: a repeat is sent by reference
+        bands = R.loss_bands(hist, 1000 if final else LIVE_POINTS)
         span = None if hist else (min(tr, te) / 1000, 3 * max(tr, te))
-        losses, fit = training_figure(bands, cfg.epochs, arrays, true_line, line, bool(hist), span)
+        losses, fit = training_figure(bands, cfg.epochs, arrays, true_line, line, bool(hist), span, typed=not final)
         with loss_chart.container():
-            show_figure(losses, key=f"live_loss_{run['draws']}")
+            show_figure(losses, key=f"live_loss_{tag}")
         with line_chart.container():
-            show_figure(fit, key=f"live_line_{run['draws']}")
+            show_figure(fit, key=f"live_line_{tag}")
 
     run = st.session_state.get("regression_run")
     if start:
@@ -94,17 +99,28 @@ with train_tab:
         st.session_state["regression_run"] = run
         every = 1 if engine == "eager" else 10
         pace = 5.0 / cfg.epochs if slow else 0.0
-        last_draw, clock = time.perf_counter(), time.perf_counter()
+        frame = tick = 0  # chart redraws and progress updates so far, each at fixed fractions of the run
+        clock = time.perf_counter()
         for snap in R.train(cfg, dev, every=every, engine=engine):
             run["history"].append(snap)
             if pace:
                 run["seconds"] += time.perf_counter() - clock
                 time.sleep(pace * every)  # slow motion is not training time
                 clock = time.perf_counter()
-            if time.perf_counter() - last_draw > 0.2:  # several updates a second, never per epoch
+            done = snap.epoch + 1
+            if done == cfg.epochs:
+                break  # the final frame is drawn below, with the whole history
+            # a budget per run, not a wall-clock cadence: a slower server sends no more frames
+            if done * LIVE_FRAMES // cfg.epochs > frame:
+                frame = done * LIVE_FRAMES // cfg.epochs
                 run["seconds"] += time.perf_counter() - clock
-                draw(run)  # a click on Stop interrupts the script here
-                last_draw = clock = time.perf_counter()
+                draw(run)  # a click on Stop interrupts the script at its next st.* call: here,
+                clock = time.perf_counter()
+            elif done * TICKS // cfg.epochs > tick:
+                tick = done * TICKS // cfg.epochs
+                run["seconds"] += time.perf_counter() - clock
+                progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}")  # or here
+                clock = time.perf_counter()
         run["seconds"] += time.perf_counter() - clock
         run["state"] = "diverged" if run["history"][-1].diverged else "done"
     elif run is not None and run["state"] == "running":

@@ -4,7 +4,9 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from .common import _base
@@ -17,13 +19,33 @@ PANEL_HEIGHT = 340  # px: one panel of a two-panel chart (side by side, or stack
 PANEL_TOP = 82  # px: top margin of a training panel, two rows of legend (also at a projector's type size)
 
 
+# What the regression figures use of plotly_white (the shared template): its layout's look, without
+# the per-trace-type defaults and the colour scales of 3-D scenes, maps and polar plots that no trace
+# here uses. Same picture, about 7 KB less in each figure sent to the browser (a live frame carries two).
+_LEAN = go.layout.Template(layout={k: v for k, v in pio.templates["plotly_white"].layout.to_plotly_json().items()
+                                   if k in ("font", "paper_bgcolor", "plot_bgcolor", "xaxis", "yaxis", "hoverlabel",
+                                            "hovermode", "colorway", "title", "annotationdefaults",
+                                            "shapedefaults", "autotypenumbers")})
+
+
+def _lean(fig: go.Figure) -> go.Figure:
+    fig.update_layout(template=_LEAN)
+    return fig
+
+
+def _short(values: Sequence[float | None], digits: int = 5) -> list[float | None]:
+    """Values as the browser needs them (`digits` significant digits, far finer than a pixel or a
+    hover label): about half the JSON of a float's full repr."""
+    return [None if v is None else float(f"{v:.{digits}g}") for v in values]
+
+
 def _data_traces(fig: go.Figure, X_train, y_train, X_test, y_test, true_line, row: int, col: int,
                  short: bool = False) -> None:
     """The data and the true line; `short`: the legend says "true line" (the equation in the hover),
     for a narrow panel."""
-    fig.add_trace(go.Scatter(x=X_train, y=y_train, mode="markers", name="training data",
+    fig.add_trace(go.Scatter(x=_short(X_train), y=_short(y_train), mode="markers", name="training data",
                              marker=dict(color=TRAIN_COLOUR, size=7)), row=row, col=col)
-    fig.add_trace(go.Scatter(x=X_test, y=y_test, mode="markers", name="test data",
+    fig.add_trace(go.Scatter(x=_short(X_test), y=_short(y_test), mode="markers", name="test data",
                              marker=dict(color=TEST_COLOUR, size=7, symbol="square")), row=row, col=col)
     xs = list(X_train) + list(X_test)
     lo, hi = min(xs), max(xs)
@@ -34,35 +56,45 @@ def _data_traces(fig: go.Figure, X_train, y_train, X_test, y_test, true_line, ro
                              line=dict(color="#555", dash="dot", width=2)), row=row, col=col)
 
 
-def _positive(values: Sequence[float]) -> list[float | None]:
-    return [v if v > 0 else None for v in values]  # a log axis cannot show 0
+def _positive(values: Sequence[float], typed: bool = False):
+    """The values a log axis can show (0 and below become gaps). `typed`: as a float32 array, which
+    plotly sends as base64 (about 5 bytes a value, and no Python loop to build); else a short list."""
+    if typed:
+        v = np.asarray(values, dtype=np.float32)
+        return np.where(v > 0, v, np.nan)
+    return _short([v if v > 0 else None for v in values])
 
 
 def training_figure(bands: dict, epochs: int, data: tuple, true_line: tuple[float, float],
-                    line: tuple[float, float], trained: bool, loss_range: tuple[float, float] | None = None
-                    ) -> tuple[go.Figure, go.Figure]:
+                    line: tuple[float, float], trained: bool, loss_range: tuple[float, float] | None = None,
+                    typed: bool = False) -> tuple[go.Figure, go.Figure]:
     """The training chart's two panels, as two figures (so that a page can put them in two columns,
     which stack full width on a phone instead of squeezing two plots into one narrow figure).
 
     First: train and test loss against epoch (log scale); `bands` maps each loss to (epochs, upper,
     lower) and a loss whose edges differ is drawn as two thin lines, its two phases; the train loss on top.
     `loss_range`: (lo, hi) for the loss axis while there is nothing to draw on it.
-    Second: the data, the true line and the model's line (w, b) = `line`, trained or not yet."""
-    return _loss_figure(bands, epochs, loss_range), _line_figure(data, true_line, line, trained)
+    Second: the data, the true line and the model's line (w, b) = `line`, trained or not yet.
+    `typed`: the loss curves as typed arrays (a live frame: smallest over the websocket)."""
+    return _loss_figure(bands, epochs, loss_range, typed), _line_figure(data, true_line, line, trained)
 
 
-def _loss_figure(bands: dict, epochs: int, loss_range: tuple[float, float] | None) -> go.Figure:
+def _loss_figure(bands: dict, epochs: int, loss_range: tuple[float, float] | None, typed: bool = False) -> go.Figure:
     fig = go.Figure()  # no title: the axes say what it is, and a narrow panel keeps its height for the plot
     for name, colour in (("test loss", TEST_COLOUR), ("train loss", TRAIN_COLOUR)):  # train drawn last, on top
         x, upper, lower = bands.get(name, ([], [], []))
-        if upper == lower:
-            fig.add_trace(go.Scatter(x=x, y=_positive(upper), name=name, mode="lines",
+        same = upper == lower
+        if typed:
+            x = np.asarray(x, dtype=np.int32)
+        upper, lower = _positive(upper, typed), _positive(lower, typed)
+        if same:
+            fig.add_trace(go.Scatter(x=x, y=upper, name=name, mode="lines",
                                      line=dict(color=colour, width=2.5)))
             continue
-        fig.add_trace(go.Scatter(x=x, y=_positive(upper), name=name, mode="lines", legendgroup=name,
+        fig.add_trace(go.Scatter(x=x, y=upper, name=name, mode="lines", legendgroup=name,
                                  line=dict(color=colour, width=1.5),
                                  hovertemplate=f"{name}, upper phase: %{{y:.3g}}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=x, y=_positive(lower), name=f"{name}, lower phase", mode="lines",
+        fig.add_trace(go.Scatter(x=x, y=lower, name=f"{name}, lower phase", mode="lines",
                                  legendgroup=name, showlegend=False, line=dict(color=colour, width=1.5),
                                  hovertemplate=f"{name}, lower phase: %{{y:.3g}}<extra></extra>"))
     fig.update_xaxes(title_text="epoch", range=[0, max(epochs - 1, 1)])
@@ -80,7 +112,7 @@ def _panel(fig: go.Figure) -> go.Figure:
     areas start at the same height."""
     fig = _base(fig, height=PANEL_HEIGHT)
     fig.update_layout(hovermode="closest", margin_t=PANEL_TOP)
-    return fig
+    return _lean(fig)
 
 
 def _line_figure(data: tuple, true_line: tuple[float, float], line: tuple[float, float], trained: bool
@@ -129,17 +161,18 @@ def path_figure(surface: tuple, history: Sequence, true_line: tuple[float, float
                 zoom_from: int) -> tuple[go.Figure, go.Figure]:
     """Two figures (two columns on a page, stacked on a phone): the path of (weight, bias) over the
     training-loss contours, and the same path from epoch `zoom_from` on, zoomed in."""
-    w, b, z = surface
+    w, b, z = (np.asarray(a, dtype=np.float32) for a in surface)  # float32 as computed: sent as typed arrays
     full = make_subplots(rows=1, cols=1, subplot_titles=(f"(weight, bias) over the {loss_name} loss surface",))
     full.add_trace(go.Contour(x=w, y=b, z=z, ncontours=30, colorscale="Viridis", showscale=False,
                               contours=dict(coloring="lines"), line=dict(width=1), name="training loss",
                               hovertemplate="weight %{x:.3f}<br>bias %{y:.3f}<br>loss %{z:.4f}<extra></extra>"))
     zoom = make_subplots(rows=1, cols=1, subplot_titles=(f"zoom: epochs {zoom_from}–{history[-1].epoch}",))
     for fig, part, size in ((full, history, 3), (zoom, [s for s in history if s.epoch >= zoom_from], 5)):
-        fig.add_trace(go.Scatter(x=[s.weight for s in part], y=[s.bias for s in part], mode="lines+markers",
+        fig.add_trace(go.Scatter(x=np.array([s.weight for s in part], dtype=np.float32),
+                                 y=np.array([s.bias for s in part], dtype=np.float32), mode="lines+markers",
                                  name="path", line=dict(color=MODEL_COLOUR, width=1.5), marker=dict(size=size),
-                                 hovertemplate="epoch %{text}<br>weight %{x:.5f}<br>bias %{y:.5f}<extra></extra>",
-                                 text=[s.epoch for s in part]))
+                                 hovertemplate="epoch %{customdata}<br>weight %{x:.5f}<br>bias %{y:.5f}<extra></extra>",
+                                 customdata=np.array([s.epoch for s in part], dtype=np.int32)))
         fig.add_trace(go.Scatter(x=[true_line[0]], y=[true_line[1]], mode="markers", name="true (weight, bias)",
                                  marker=dict(symbol="star", size=16, color="#000")))
     full.add_trace(go.Scatter(x=[history[0].weight], y=[history[0].bias], mode="markers", name="after epoch 0",
@@ -150,7 +183,7 @@ def path_figure(surface: tuple, history: Sequence, true_line: tuple[float, float
         fig.update_yaxes(title_text="bias")
         fig = _base(fig, height=420, titled=True)
         fig.update_layout(hovermode="closest")
-        out.append(fig)
+        out.append(_lean(fig))
     return out[0], out[1]
 
 

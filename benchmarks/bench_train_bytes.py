@@ -1,0 +1,99 @@
+"""Bytes and websocket frames a student's browser receives per default Train on the regression page.
+
+Starts a fresh server (tests/browser.py's Server), opens /regression in Chromium (Playwright), presses
+Train and sums the websocket frames received from the click until "Trained 1000 epochs" shows and the
+script is idle. Once on an idle server, then with --others pages pressing Train at the same moment
+(every page is measured; the figures of the loaded run are over all of them). Run:
+    python benchmarks/bench_train_bytes.py [--others 4] [--reps 2]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from browser import CHROMIUM_ARGS, Server, chromium_path, wait_idle  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+URL = "/regression?lr=0.01&epochs=1000"  # the default run: L1, SGD, 1000 epochs
+DONE = "[data-testid='stAlert']:has-text('Trained 1000 epochs')"
+
+
+class Counter:
+    """Websocket frames received by one page (Streamlit's ForwardMsgs), counted from reset()."""
+
+    def __init__(self, page) -> None:
+        self.frames = self.bytes = 0
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload) -> None:
+        self.frames += 1
+        self.bytes += len(payload if isinstance(payload, (bytes, bytearray)) else payload.encode())
+
+    def reset(self) -> None:
+        self.frames = self.bytes = 0
+
+
+def open_pages(browser, url: str, n: int):
+    pages = []
+    for _ in range(n):
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        counter = Counter(page)
+        page.goto(url)
+        page.wait_for_selector("[data-testid='stPlotlyChart']", timeout=120_000)
+        wait_idle(page, timeout=120_000)
+        pages.append((page, counter))
+    return pages
+
+
+def train_together(pages) -> list[tuple[int, int, float]]:
+    """Press Train on every page at once; (bytes, frames, seconds) per page."""
+    for _, counter in pages:
+        counter.reset()
+    t0 = time.perf_counter()
+    for page, _ in pages:
+        page.locator("[data-testid='stMain'] [data-testid='stButton'] button", has_text="Train").first.click(
+            no_wait_after=True)
+    out = []
+    for page, counter in pages:
+        page.wait_for_selector(DONE, timeout=600_000)
+        wait_idle(page, timeout=600_000)
+        out.append((counter.bytes, counter.frames, time.perf_counter() - t0))
+    return out
+
+
+def show(label: str, rows: list[tuple[int, int, float]]) -> None:
+    kb = [r[0] / 1000 for r in rows]
+    fr = [r[1] for r in rows]
+    print(f"{label:<28} per Train: {statistics.mean(kb):7.1f} KB (max {max(kb):7.1f}), "
+          f"{statistics.mean(fr):5.1f} frames (max {max(fr)}), all done in {max(r[2] for r in rows):5.1f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--others", type=int, default=4, help="pages training at the same time in the loaded run")
+    ap.add_argument("--reps", type=int, default=2, help="Trains per case")
+    args = ap.parse_args()
+    server = Server()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            solo = open_pages(browser, server.url + URL, 1)
+            for rep in range(args.reps):
+                show(f"idle server, Train {rep + 1}", train_together(solo))
+            solo[0][0].close()
+            crowd = open_pages(browser, server.url + URL, 1 + args.others)
+            for rep in range(args.reps):
+                show(f"{1 + args.others} pages at once, Train {rep + 1}", train_together(crowd))
+            browser.close()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
