@@ -4,11 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet -r requirements-test.txt
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian's chromium for the browser tests, and Debian's nginx for tests/test_deploy.py (the
+# nginx-and-replicas recipe: it runs its own nginx on loopback; the system service is not used).
+MISSING=""
+command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || MISSING="$MISSING nginx"
+if [ -n "$MISSING" ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   if command -v apt-get >/dev/null 2>&1; then
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null \
-      || echo "could not install chromium: browser tests will skip (or fail with NNVIZ_REQUIRE_BROWSER=1)"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $MISSING >/dev/null \
+      || echo "could not install$MISSING: browser tests will skip (or fail with NNVIZ_REQUIRE_BROWSER=1)"
   fi
 fi
 exec python -m pytest "$@"
