@@ -205,13 +205,21 @@ PAGES = [
 ]
 
 
-def test_every_page_loads_through_nginx(browser, stack):
+def test_every_page_loads_through_nginx(browser, stack, tmp_path):
     ctx = _student(browser)
     for path, content in PAGES:
         page, errors, response = _open(ctx, stack.url + path, content)
         _assert_full_app(page, errors)
         for name, value in SECURITY_HEADERS.items():
             assert response.headers.get(name) == value, (path, name, response.headers)
+        if path == "/losses":  # an upload is tied to the session: it must reach the same process
+            csv = tmp_path / "points.csv"
+            csv.write_text("".join(f"{i},{2 * i + 1}\n" for i in range(20)) + "19,-30\n")
+            page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(csv))
+            page.wait_for_selector("[data-testid='stCaptionContainer']:has-text('Your data: 21 points')",
+                                   timeout=30_000)
+            wait_idle(page)
+            _assert_full_app(page, errors)
         page.close()
     ctx.close()
     # the websocket went through nginx (upgraded: 101; logged when it closes) and HTML is compressed
