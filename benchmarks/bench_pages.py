@@ -63,13 +63,13 @@ CASES = [
      lambda at, i: at.slider(key="outlier_size").set_value(10.0 + 0.5 * (i + 1))),
     ("L1 vs MSE: 4 losses, 20 outliers, new seed", "pages/losses.py",
      {"loss": ["l1", "mse", "huber", "smooth_l1"], "outliers": "20", "outlier_size": "30", "noise": "3"},
-     lambda at, i: at.slider(key="seed").set_value(100 + i)),
+     lambda at, i: at.slider(key="data_seed").set_value(100 + i)),
     ("vanishing: default, new seed", "pages/vanishing.py", {},
-     lambda at, i: at.slider(key="seed").set_value(100 + i)),
+     lambda at, i: at.slider(key="init_seed").set_value(100 + i)),
     ("vanishing: largest (4 acts, w128, BN, residual, f64)", "pages/vanishing.py",
      {"act": ["mish", "gelu", "selu", "sigmoid"], "width": "128", "depth": "50", "norm": "batchnorm",
       "residual": "true", "dtype": "float64", "init": "kaiming_normal"},
-     lambda at, i: at.slider(key="seed").set_value(100 + i)),
+     lambda at, i: at.slider(key="init_seed").set_value(100 + i)),
 ]
 
 

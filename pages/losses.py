@@ -26,7 +26,7 @@ with settings:
     outliers = slider(L.OUTLIERS, "outliers")
     outlier_size = slider(L.OUTLIER_SIZE, "outlier_size")
     noise = slider(L.NOISE, "noise")
-    seed = slider(L.SEED, "seed")
+    seed = slider(L.SEED, "data_seed")
     delta = slider(L.DELTA, "delta") if "huber" in losses else L.DELTA.default
     beta = slider(L.BETA, "beta") if "smooth_l1" in losses else L.BETA.default
     upload = st.file_uploader("Or bring your own data: a CSV of x,y", type=["csv", "txt"],

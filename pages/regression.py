@@ -31,11 +31,11 @@ settings, main = controls_area()
 with settings:
     row = st.columns(2)  # one row per pair of controls: on a phone the rows stack in reading order
     w, b = slider(R.W, "w", row[0]), slider(R.B, "b", row[1])
-    noise = slider(R.NOISE, "noise")
+    noise = slider(R.NOISE, "y_noise")
     row = st.columns(2)
     n, split = slider(R.N, "n", row[0]), slider(R.SPLIT, "split", row[1])
     row = st.columns(2)
-    loss, opt = select(R.LOSS, "loss", row[0]), select(R.OPT, "opt", row[1], format_func=lambda k: k)
+    loss, opt = select(R.LOSS, "loss_fn", row[0]), select(R.OPT, "opt", row[1], format_func=lambda k: k)
     row = st.columns(2)
     lr, epochs = number(R.LR, "lr", row[0], fmt="%.4f"), number(R.EPOCHS, "epochs", row[1])
     seed = number(R.SEED, "seed")

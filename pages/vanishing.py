@@ -30,7 +30,7 @@ with settings:
     residual = toggle(V.RESIDUAL, "residual")
     norm = select(V.NORM, "norm")
     dtype = select(V.DTYPE, "dtype")
-    seed = slider(V.SEED, "seed")
+    seed = slider(V.SEED, "init_seed")
 
 if not acts:
     main.info("Pick at least one activation in the settings.")

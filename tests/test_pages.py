@@ -180,15 +180,15 @@ def test_loss_page_share_chart_numbers(app):
 
 
 def test_loss_page_bad_link_values(app):
-    at = app(LOSS_PAGE, outliers="500", seed="-3", loss=["l1", "l3"], noise="lots")
+    at = app(LOSS_PAGE, outliers="500", data_seed="-3", loss=["l1", "l3"], noise="lots")
     text = " ".join(w.value for w in at.warning)
-    for bit in ("outliers=500", "seed=-3", "loss=l1&loss=l3", "noise=lots"):
+    for bit in ("outliers=500", "data_seed=-3", "loss=l1&loss=l3", "noise=lots"):
         assert bit in text
     assert not at.exception
 
 
 def test_loss_show_the_code_reproduces_the_fits(app, tmp_path):
-    at = app(LOSS_PAGE, loss=["l1", "mse", "huber"], outliers="9", outlier_size="15", seed="123", delta="2")
+    at = app(LOSS_PAGE, loss=["l1", "mse", "huber"], outliers="9", outlier_size="15", data_seed="123", delta="2")
     printed = {}
     for line in _run_script(at.get("code")[0].proto.code_text, tmp_path).strip().splitlines():
         name, rest = line.split(": ")
@@ -280,7 +280,7 @@ def test_vanishing_page_bad_link(app):
 def test_vanishing_show_the_code_reproduces_the_profile(app, tmp_path):
     from nnviz import vanishing as V
 
-    at = app(VAN, act=["tanh", "relu"], depth="9", width="32", init="xavier_uniform", seed="4", residual="true")
+    at = app(VAN, act=["tanh", "relu"], depth="9", width="32", init="xavier_uniform", init_seed="4", residual="true")
     out = _run_script(at.get("code")[0].proto.code_text, tmp_path)
     lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
     assert set(lines) == {"tanh", "relu"}
@@ -328,7 +328,7 @@ def test_regression_page_train_stop_and_step(app):
 
 
 def test_regression_page_blow_up_and_bad_link(app):
-    at = app(REG, loss="mse", lr="8", epochs="abc", opt="rmsprop", device="cuda:3")
+    at = app(REG, loss_fn="mse", lr="8", epochs="abc", opt="rmsprop", device="cuda:3")
     text = " ".join(w.value for w in at.warning)
     assert "epochs=abc" in text and "opt=rmsprop" in text and "device=cuda:3" in text
     at.button(key="train").click().run()
@@ -337,7 +337,7 @@ def test_regression_page_blow_up_and_bad_link(app):
 
 
 def test_regression_show_the_code_matches_the_page(app, tmp_path):
-    at = app(REG, loss="huber", opt="adam", lr="0.03", epochs="200", seed="3", noise="0.02")
+    at = app(REG, loss_fn="huber", opt="adam", lr="0.03", epochs="200", seed="3", y_noise="0.02")
     at.button(key="train").click().run()
     metrics = {m.label: m.value for m in at.metric}
     out = _run_script(at.get("code")[-1].proto.code_text, tmp_path)  # the last: "show the code"
@@ -366,3 +366,22 @@ def test_vanishing_page_exploding_links_do_not_crash(app):
         heat = figure(at, 2)["data"][0]
         finite = [z for row in heat["z"] for z in row if z is not None]
         assert heat["zmin"] <= min(finite) and heat["zmax"] >= max(finite)
+
+
+def test_no_two_pages_bind_the_same_url_key(app):
+    """A key bound on two pages would carry one page's value into the other (Streamlit copies a
+    widget's value by key on a page switch, and filters a link's value for a key another page
+    binds); only the frame's keys are shared."""
+    from nnviz.ui.catalog import PAGES
+    from nnviz.ui.frame import CONTROLS, FRAME_KEYS
+
+    owners: dict[str, list[str]] = {}
+    for p in PAGES:
+        app(p.path)
+    for page, controls in CONTROLS.items():
+        for key in controls:
+            if key not in FRAME_KEYS:
+                owners.setdefault(key, []).append(page)
+    assert len({page for pages in owners.values() for page in pages}) >= len(PAGES)
+    shared = {k: v for k, v in owners.items() if len(set(v)) > 1}
+    assert not shared, shared

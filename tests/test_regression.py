@@ -339,8 +339,8 @@ def test_page_before_training_shows_the_untrained_line_and_controls_in_reading_o
     fig = figure(at, 0)  # the first: the losses
     lo, hi = fig["layout"]["yaxis"]["range"]  # log10 of the loss axis: fits the untrained losses
     assert lo < np.log10(_loss64("l1", w0, b0, Xtr, ytr)) < hi <= 1
-    keys = _widget_keys_in_order(at._tree, {"w", "b", "noise", "n", "split", "loss", "opt", "lr", "epochs", "seed"})
-    assert keys == ["w", "b", "noise", "n", "split", "loss", "opt", "lr", "epochs", "seed"]
+    keys = _widget_keys_in_order(at._tree, {"w", "b", "y_noise", "n", "split", "loss_fn", "opt", "lr", "epochs", "seed"})
+    assert keys == ["w", "b", "y_noise", "n", "split", "loss_fn", "opt", "lr", "epochs", "seed"]
 
 
 def _script_output(at, tmp_path) -> list[str]:
@@ -377,7 +377,7 @@ def test_page_final_losses_agree_with_the_exported_script(app, tmp_path):
 
 
 def test_page_mse_text_is_true_for_the_run(app):
-    at = app(REG, loss="mse")
+    at = app(REG, loss_fn="mse")
     at.button(key="train").click().run()
     assert not at.exception
     body = " ".join(md.value for md in at.markdown)

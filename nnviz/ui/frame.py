@@ -44,8 +44,10 @@ header[data-testid="stHeader"] { height: 52px; min-height: 52px; }
 """
 
 
-FRAME_KEYS = ("device", "present")  # the only settings that follow a student from page to page
-_PAGE, _OWNED = "_nnviz_page", "_nnviz_widget_keys"
+# The only settings that follow a student from page to page. Every other URL key belongs to one
+# page (tests/test_pages.py checks no two pages bind the same key): Streamlit copies a widget's
+# value by key on a page switch, so a shared key would carry one page's setting into another.
+FRAME_KEYS = ("device", "present")
 
 
 def frame(page: str = "") -> None:
@@ -53,7 +55,7 @@ def frame(page: str = "") -> None:
     page about to run (its URL path)."""
     from . import widgets  # imported here: widgets imports this module
 
-    _leave_previous_page(page)
+    _run.page = page
     _run.framed = True
     _run.notices = st.container()
     with st.sidebar:
@@ -67,29 +69,14 @@ def frame(page: str = "") -> None:
         st.html(_PRESENT_CSS)
 
 
-def _leave_previous_page(page: str) -> None:
-    """A page's controls belong to that page. Streamlit carries a widget's value to a widget with the
-    same key on the next page (the vanishing and regression pages both have a `seed`), so on a page
-    switch we forget every page control the previous page created: the new page starts from its own
-    defaults, or from its own link's values. Only the frame's settings travel."""
-    previous = st.session_state.get(_PAGE)
-    if previous is not None and previous != page:
-        for key in st.session_state.get(_OWNED, ()):
-            if key not in FRAME_KEYS and key in st.session_state:
-                del st.session_state[key]
-        st.session_state[_OWNED] = set()
-    st.session_state[_PAGE] = page
-
-
 # Every URL-bound control seen so far, per page: {page url path: {key: spec}}. The same for every
 # session (pages are code), so a process-wide dict; the fuzz tests read it to cover every control.
 CONTROLS: dict[str, dict[str, Any]] = {}
 
 
 def own(key: str, spec: Any) -> None:
-    """Record that the running page created the control `key` (see _leave_previous_page)."""
-    st.session_state.setdefault(_OWNED, set()).add(key)
-    CONTROLS.setdefault(st.session_state.get(_PAGE, ""), {})[key] = spec
+    """Record that the running page binds the URL key `key` to a control built from `spec`."""
+    CONTROLS.setdefault(getattr(_run, "page", ""), {})[key] = spec
 
 
 def require_frame() -> None:
