@@ -69,3 +69,16 @@ def test_devices_lists_cpu_and_falls_back():
     if "cuda:7" not in ids:
         assert dev.type == "cpu" and "not available" in msg
     assert resolve_device("cpu") == (torch.device("cpu"), None)
+
+
+def test_pipfile_pins_match_requirements():
+    """The Pipfile (what Community Cloud installs, torch from the CPU index) pins what
+    requirements.txt pins (what everyone else installs)."""
+    import re
+    import tomllib
+
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (ROOT / "requirements.txt").read_text(), re.M))
+    pipfile = tomllib.loads((ROOT / "Pipfile").read_text())["packages"]
+    versions = {k: (v["version"] if isinstance(v, dict) else v).removeprefix("==") for k, v in pipfile.items()}
+    assert versions == pins
+    assert pipfile["torch"]["index"] == "pytorch-cpu"
