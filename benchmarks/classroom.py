@@ -1,0 +1,568 @@
+"""Classroom benchmark (not a test, not run in CI): N simulated students on a freshly started server.
+
+Each student is a real websocket session speaking Streamlit's own protobuf messages (BackMsg out,
+ForwardMsg in, as the browser does on ws://HOST/_stcore/stream), so one small Python process can
+play a whole class. Scenario per student, the way a lesson goes:
+  1. open a deep link the teacher shared (spread over the four pages; some on the vanishing page's
+     heaviest settings), arriving at a random moment within --spread seconds;
+  2. move one control (a rerun with one changed widget value);
+  3. open the regression page (the in-app navigation: a rerun with its page hash);
+  4. wait for the teacher (a barrier: every student ready), then all press Train together.
+Printed: per-action p50/p95/max; the time until every Train is done against the ideal
+N x solo / cores (solo: one student training alone on the same server, measured in the same run);
+bytes and chart redraws per Train received over the websocket (protobuf payloads, before the
+websocket's own compression); the server processes' peak RSS and the CPU they used; errors (a
+timeout, a dropped connection, an exception element, a run that did not finish); whether every
+student's final weight / bias is exactly 0.6968 / 0.3025; the load average (other work on the box).
+--validate then opens the same deep links in Chromium (Playwright) and checks that the browser
+shows the same title and metric values as the protocol client, and the same Train result.
+
+Only 127.0.0.1 is contacted; the run is bounded by --students and --timeout and stops its servers.
+    python benchmarks/classroom.py [--students 30] [--processes 1|2] [--timeout 900] [--spread 10]
+                                   [--think 1] [--seed 0] [--validate]
+--processes 1 starts `streamlit run app.py` (tests/browser.py's Server); --processes 2 starts
+scripts/serve.sh 2 (two app processes behind Debian's nginx, sticky by a cookie, see deploy/README.md):
+every student first GETs the page to receive nginx's affinity cookie, as a browser does.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.cookies
+import os
+import random
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import websockets  # noqa: E402  (a Streamlit dependency)
+from browser import CHROMIUM_ARGS, Server, chromium_path, free_port  # noqa: E402
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
+
+EXPECTED = ("0.6968", "0.3025")  # the default regression Train's weight / bias (L1, SGD, 1000 epochs)
+HEAVY = "act=mish&act=gelu&act=selu&act=sigmoid&width=128&norm=batchnorm&residual=true&dtype=float64"
+FINISHED_EARLY_FOR_RERUN = 2  # ForwardMsg.ScriptFinishedStatus: the run goes on (a cold server's first run)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A deep link a student opens, and the one control they move there (widget key, new value)."""
+    page: str
+    query: str
+    key: str
+    value: tuple  # ("double_array_value", [..]) or ("bool_value", True)
+
+
+# One entry per student in turn: every page, the vanishing page twice (its default and its heaviest
+# settings). A regression student moves the presentation-mode switch (the frame's), which leaves the
+# Train's settings at their defaults.
+LINKS = (
+    Link("activations", "fn=relu&fn=gelu&fn=sigmoid&x=0.5", "x", ("double_array_value", [2.0])),
+    Link("losses", "loss=l1&loss=huber&outliers=5", "noise", ("double_array_value", [0.3])),
+    Link("vanishing", "depth=40&init=default", "depth", ("double_array_value", [20.0])),
+    Link("vanishing", HEAVY, "depth", ("double_array_value", [20.0])),
+    Link("regression", "epochs=1000&lr=0.01", "present", ("bool_value", True)),
+)
+
+
+@dataclass
+class Run:
+    """What one rerun (or first open) sent back, until its script finished."""
+    seconds: float = 0.0
+    bytes: int = 0
+    frames: int = 0
+    charts: int = 0  # plotly_chart elements received (chart redraws)
+    status: int | None = None
+    screen: dict = field(default_factory=dict)  # delta path -> (element type, element): the final screen
+    exceptions: list = field(default_factory=list)
+
+    def of(self, kind: str) -> list:
+        """The elements of one type in the main area (delta path 0; 1 is the sidebar), in order."""
+        return [el for path, (k, el) in sorted(self.screen.items()) if k == kind and path[0] == 0]
+
+    def metrics(self) -> dict[str, str]:
+        return {m.label: m.body for m in self.of("metric")}
+
+    def view(self) -> tuple[str, int, dict[str, str]]:
+        """What --validate compares with Chromium: the title, the number of charts, the metrics."""
+        return self.title(), len(self.of("plotly_chart")), self.metrics()
+
+    def title(self) -> str:
+        return next((h.body for h in self.of("heading") if h.tag == "h1"), "")
+
+
+class Client:
+    """One browser tab, as the server sees it: a websocket session speaking Streamlit's protobuf."""
+
+    def __init__(self, base: str, deadline: float) -> None:
+        self.base, self.deadline = base, deadline
+        self.ws = None
+        self.cookie = ""
+        self.query = ""  # the URL's query string as the browser keeps it (page_info_changed)
+        self.page_hash = ""  # the page shown (navigation.page_script_hash)
+        self.pages: dict[str, str] = {}  # url path -> page script hash
+        self.widgets: dict[str, str] = {}  # widget key -> widget id (from the elements' `id`)
+        self.states: dict[str, WidgetState] = {}  # widget id -> the value this tab has set
+
+    async def open(self, page: str, query: str) -> Run:
+        """GET the deep link (nginx's affinity cookie, as a browser), connect, run the page."""
+        t0 = time.perf_counter()
+        url = f"{self.base}/{page}" + (f"?{query}" if query else "")
+        await asyncio.to_thread(self._get, url)
+        headers = {"Cookie": self.cookie} if self.cookie else None
+        self.ws = await asyncio.wait_for(
+            websockets.connect(self.base.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
+                               max_size=None, additional_headers=headers, open_timeout=None),
+            self._left())
+        self.query = query
+        run = await self.rerun(page_name=page)
+        run.seconds = time.perf_counter() - t0
+        return run
+
+    def _get(self, url: str) -> None:
+        with urllib.request.urlopen(url, timeout=max(1.0, self._left())) as r:
+            r.read()
+            for value in r.headers.get_all("Set-Cookie") or []:
+                c = http.cookies.SimpleCookie(value)
+                if "nnviz_affinity" in c:
+                    self.cookie = f"nnviz_affinity={c['nnviz_affinity'].value}"
+
+    def _left(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the benchmark's --timeout ran out")
+        return left
+
+    async def change(self, key: str, value: tuple) -> Run:
+        """Move one control: the widget's new value, with every value this tab set before."""
+        state = WidgetState(id=self.widgets[key])
+        kind, v = value
+        if isinstance(v, list):
+            getattr(state, kind).data.extend(v)
+        else:
+            setattr(state, kind, v)
+        self.states[state.id] = state
+        return await self.rerun()
+
+    async def press(self, key: str) -> Run:
+        """A button: a trigger value sent once (the browser resets it after the run)."""
+        return await self.rerun(triggers=[WidgetState(id=self.widgets[key], trigger_value=True)])
+
+    async def switch(self, page: str) -> Run:
+        """The navigation's link to another page: its script hash, no query string."""
+        self.query = ""
+        return await self.rerun(page_hash=self.pages[page])
+
+    async def rerun(self, page_name: str = "", page_hash: str | None = None, triggers=()) -> Run:
+        msg = BackMsg()
+        rs = msg.rerun_script
+        rs.query_string = self.query
+        if page_name:
+            rs.page_name = page_name
+        rs.page_script_hash = self.page_hash if page_hash is None else page_hash
+        rs.widget_states.widgets.extend(list(self.states.values()) + list(triggers))
+        t0 = time.perf_counter()
+        await self.ws.send(msg.SerializeToString())
+        run = Run()
+        while True:
+            data = await asyncio.wait_for(self.ws.recv(), self._left())
+            run.bytes += len(data)
+            run.frames += 1
+            fm = ForwardMsg()
+            fm.ParseFromString(data)
+            kind = fm.WhichOneof("type")
+            if kind == "delta":
+                self._delta(fm, run)
+            elif kind == "page_info_changed":
+                self.query = fm.page_info_changed.query_string
+            elif kind == "navigation":
+                self.page_hash = fm.navigation.page_script_hash
+                self.pages = {p.url_pathname: p.page_script_hash for p in fm.navigation.app_pages}
+            elif kind == "new_session":
+                self.page_hash = fm.new_session.page_script_hash or self.page_hash
+            elif kind == "script_finished" and fm.script_finished != FINISHED_EARLY_FOR_RERUN:
+                run.status = fm.script_finished
+                run.seconds = time.perf_counter() - t0
+                return run
+
+    def _delta(self, fm: ForwardMsg, run: Run) -> None:
+        path = tuple(fm.metadata.delta_path)
+        for p in [p for p in run.screen if p[:len(path)] == path]:
+            del run.screen[p]  # a new element or block at a path replaces what was there
+        if fm.delta.WhichOneof("type") != "new_element":
+            return
+        kind = fm.delta.new_element.WhichOneof("type")
+        el = getattr(fm.delta.new_element, kind)
+        run.screen[path] = (kind, el)
+        wid = getattr(el, "id", "")
+        if isinstance(wid, str) and wid.startswith("$$ID-") and wid.count("-") >= 2:
+            self.widgets[wid.split("-", 2)[2]] = wid
+        if kind == "plotly_chart":
+            run.charts += 1
+        elif kind == "exception":
+            run.exceptions.append(f"{el.type}: {el.message}"[:200])
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+
+@dataclass
+class Student:
+    link: Link
+    times: dict[str, float] = field(default_factory=dict)  # action -> seconds
+    train: Run | None = None
+    train_done: float | None = None  # perf_counter when the Train's run finished
+    errors: list[str] = field(default_factory=list)
+
+    def result(self) -> tuple[str, str] | None:
+        if self.train is None:
+            return None
+        m = self.train.metrics()
+        return m.get("weight"), m.get("bias")
+
+
+def check(run: Run, what: str, errors: list[str]) -> None:
+    if run.status != 0:
+        errors.append(f"{what}: script finished with status {run.status}")
+    errors.extend(f"{what}: {e}" for e in run.exceptions)
+
+
+async def student(s: Student, base: str, deadline: float, rng: random.Random, spread: float, think: float,
+                  ready, go: asyncio.Event) -> None:
+    c = Client(base, deadline)
+    is_ready = False
+    try:
+        await asyncio.sleep(rng.uniform(0, spread))
+        run = await c.open(s.link.page, s.link.query)
+        s.times["open"] = run.seconds
+        check(run, "open", s.errors)
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
+        run = await c.change(s.link.key, s.link.value)
+        s.times["control"] = run.seconds
+        check(run, "control", s.errors)
+        if s.link.page != "regression":
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
+            run = await c.switch("regression")
+            s.times["switch"] = run.seconds
+            check(run, "switch", s.errors)
+        ready(True)
+        is_ready = True
+        await go.wait()
+        run = await c.press("train")
+        s.train_done = time.perf_counter()
+        s.times["train"] = run.seconds
+        s.train = run
+        check(run, "train", s.errors)
+    except Exception as e:  # noqa: BLE001  (a timeout, a dropped connection, a missing widget: an error)
+        s.errors.append(f"{type(e).__name__}: {e}"[:200])
+    finally:
+        if not is_ready:
+            ready(False)
+        try:
+            await asyncio.wait_for(c.close(), 5)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+async def solo_train(base: str, deadline: float, reps: int) -> tuple[list[float], Run]:
+    """One student alone on /regression: a warm-up Train, then `reps` timed ones."""
+    c = Client(base, deadline)
+    try:
+        await c.open("regression", "")
+        runs = [await c.press("train") for _ in range(reps + 1)]
+    finally:
+        await c.close()
+    return [r.seconds for r in runs[1:]], runs[-1]
+
+
+class Monitor(threading.Thread):
+    """Samples the server processes' RSS (VmRSS) and the load average until stopped."""
+
+    def __init__(self, pids: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.pids, self.peak = pids, {p: 0 for p in pids}
+        self.load: list[float] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(0.2):
+            for p in self.pids:
+                self.peak[p] = max(self.peak[p], rss_mb(p))
+            self.load.append(os.getloadavg()[0])
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+class Nginx:
+    """scripts/serve.sh N: N app processes behind nginx on loopback ports; stop() ends them all."""
+
+    def __init__(self, n: int) -> None:
+        self.dir = tempfile.mkdtemp(prefix="nnviz-classroom.")
+        port, app_port = free_port(), free_port()
+        while any(free_port_taken(app_port + i) for i in range(n)):
+            app_port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = open(Path(self.dir) / "serve.log", "w")
+        self.proc = subprocess.Popen(
+            ["bash", "scripts/serve.sh", str(n), "--port", str(port), "--app-port", str(app_port),
+             "--run-dir", self.dir], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHON": sys.executable}, start_new_session=True)
+        deadline = time.time() + 180
+        while "nnviz: open" not in (Path(self.dir) / "serve.log").read_text():
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError("scripts/serve.sh did not start: " + (Path(self.dir) / "serve.log").read_text()[-2000:])
+            time.sleep(0.3)
+        self.pids = [int((Path(self.dir) / f"app-{app_port + i}.pid").read_text()) for i in range(n)]
+        self.backends = [f"http://127.0.0.1:{app_port + i}" for i in range(n)]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # serve.sh stops nginx and its app processes
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the group this benchmark started
+        self.log.close()
+
+    def spread(self) -> dict[str, int]:
+        """Websockets per app process, from nginx's access log (a websocket's line comes when it closes)."""
+        count: dict[str, int] = {}
+        log = Path(self.dir) / "access.log"
+        for line in log.read_text().splitlines() if log.exists() else []:
+            if "/_stcore/stream" in line and " 101 " in line:
+                up = line.split("upstream=", 1)[1].split()[0]
+                count[up] = count.get(up, 0) + 1
+        return count
+
+
+def free_port_taken(port: int) -> bool:
+    import socket
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return False
+        except OSError:
+            return True
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))]
+
+
+async def classroom(args, base: str, deadline: float) -> tuple[list[Student], asyncio.Event]:
+    rng = random.Random(args.seed)
+    students = [Student(LINKS[i % len(LINKS)]) for i in range(args.students)]
+    rng.shuffle(students)
+    go = asyncio.Event()
+    waiting = [len(students)]
+
+    def ready(ok: bool) -> None:  # the teacher says "Train!" once every student is ready (or gone)
+        waiting[0] -= 1
+        if waiting[0] == 0:
+            asyncio.get_running_loop().call_later(0.5, go.set)
+
+    tasks = [student(s, base, deadline, random.Random(rng.random()), args.spread, args.think, ready, go)
+             for s in students]
+    await asyncio.gather(*tasks)
+    return students, go
+
+
+def validate(base: str, deadline: float) -> bool:
+    """The same deep links in Chromium and in the protocol client: same title, same metric values,
+    and the same Train result on the regression page."""
+    from playwright.sync_api import sync_playwright
+    exe = chromium_path()
+    if exe is None:
+        print("validate: no Chromium found (apt-get install chromium); skipped")
+        return False
+
+    async def proto(link: Link) -> tuple[Run, Run | None]:
+        c = Client(base, deadline)
+        try:
+            run = await c.open(link.page, link.query)
+            return run, (await c.press("train") if link.page == "regression" else None)
+        finally:
+            await c.close()
+    protocol = [asyncio.run(proto(link)) for link in LINKS]  # before Playwright's own event loop starts
+
+    ok = True
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        try:
+            for link, (run, train) in zip(LINKS, protocol):
+                page = browser.new_page(viewport={"width": 1400, "height": 1100})
+                path = f"/{link.page}?{link.query}"
+                page.goto(base + path)
+                idle(page)
+                mine = run.view()
+                charts = page.locator("[data-testid='stMain'] [data-testid='stPlotlyChart']")
+                for _ in range(60):  # plotly mounts lazily, after the run has finished
+                    if charts.count() >= mine[1]:
+                        break
+                    page.wait_for_timeout(500)
+                seen = browser_screen(page)
+                same = mine == seen
+                ok &= same
+                print(f"validate {path[:60]:60s} title, {mine[1]} charts, {len(mine[2])} metrics: "
+                      f"{'same' if same else 'DIFFERENT'}"
+                      + ("" if same else f"\n  protocol {mine}\n  chromium {seen}"))
+                if train is not None:
+                    page.locator("[data-testid='stMain'] [data-testid='stButton'] button", has_text="Train").first.click()
+                    page.wait_for_selector("[data-testid='stAlert']:has-text('Trained 1000 epochs')", timeout=300_000)
+                    idle(page)
+                    b, p = browser_screen(page)[2], train.metrics()
+                    same = (b.get("weight"), b.get("bias")) == (p.get("weight"), p.get("bias")) == EXPECTED
+                    ok &= same
+                    print(f"validate Train: chromium {b.get('weight')} / {b.get('bias')}, protocol "
+                          f"{p.get('weight')} / {p.get('bias')}, expected {EXPECTED[0]} / {EXPECTED[1]}: "
+                          f"{'same' if same else 'DIFFERENT'}")
+                page.close()
+        finally:
+            browser.close()
+    return ok
+
+
+def idle(page) -> None:
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=300_000)
+    for _ in range(2):
+        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=300_000)
+        page.wait_for_timeout(500)
+
+
+def browser_screen(page) -> tuple[str, int, dict[str, str]]:
+    title = page.locator("[data-testid='stMain'] h1").first.inner_text().strip()
+    charts = page.locator("[data-testid='stMain'] [data-testid='stPlotlyChart']").count()
+    metrics = {}
+    for m in page.locator("[data-testid='stMain'] [data-testid='stMetric']").all():
+        label = m.locator("[data-testid='stMetricLabel']").inner_text().strip()
+        metrics[label] = m.locator("[data-testid='stMetricValue']").inner_text().strip()
+    return title, charts, metrics
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--students", type=int, default=30)
+    ap.add_argument("--processes", type=int, choices=(1, 2), default=1)
+    ap.add_argument("--timeout", type=float, default=900, help="seconds for the whole class, then it gives up")
+    ap.add_argument("--spread", type=float, default=10, help="students arrive within this many seconds")
+    ap.add_argument("--think", type=float, default=1.0, help="mean seconds a student reads between actions")
+    ap.add_argument("--solo", type=int, default=3, help="timed solo Trains (after a warm-up one)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--validate", action="store_true", help="afterwards, compare with Chromium")
+    args = ap.parse_args()
+    cores = os.cpu_count() or 1
+
+    t_start = time.monotonic()
+    server = Server() if args.processes == 1 else Nginx(args.processes)
+    pids = [server.proc.pid] if args.processes == 1 else server.pids
+    try:
+        monitor = Monitor(pids)
+        monitor.start()
+        load0 = os.getloadavg()
+        deadline = time.monotonic() + args.timeout
+        # solo: on each process directly (that warms each one's torch and Train), the timed one first
+        solo, solo_run = asyncio.run(solo_train(server.url if args.processes == 1 else server.backends[0],
+                                                deadline, args.solo))
+        for other in ([] if args.processes == 1 else server.backends[1:]):
+            asyncio.run(solo_train(other, deadline, 0))
+        solo_s = statistics.median(solo)
+        rss_warm = {p: rss_mb(p) for p in pids}
+        cpu0 = {p: cpu_s(p) for p in pids}
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
+        t0 = time.perf_counter()
+        students, go = asyncio.run(classroom(args, server.url, deadline))
+        wall = time.perf_counter() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu1 = {p: cpu_s(p) for p in pids}
+        monitor.halt.set()
+        monitor.join()
+        load1 = os.getloadavg()
+        spread = server.spread() if args.processes > 1 else None
+        ok_valid = None
+        if args.validate:
+            ok_valid = validate(server.url, time.monotonic() + 600)
+    finally:
+        server.stop()
+
+    # --- report ---------------------------------------------------------------------------------
+    n = len(students)
+    print(f"\nclassroom: {n} students, {args.processes} app process(es){' behind nginx' if args.processes > 1 else ''}, "
+          f"{cores} cores; arrivals within {args.spread:g} s, {args.think:g} s reading between actions; "
+          f"seed {args.seed}")
+    print(f"load average (1 min): {load0[0]:.2f} at the start, {max(monitor.load or [0]):.2f} peak during, "
+          f"{load1[0]:.2f} at the end (other work on the machine counts too)")
+    print(f"solo Train (one student alone, median of {len(solo)}): {solo_s:.2f} s, "
+          f"{solo_run.bytes / 1024:.0f} KB, {solo_run.charts} chart redraws")
+    print(f"\n{'action':10s} {'n':>4s} {'p50 s':>8s} {'p95 s':>8s} {'max s':>8s}")
+    for action in ("open", "control", "switch", "train"):
+        xs = [s.times[action] for s in students if action in s.times]
+        if xs:
+            print(f"{action:10s} {len(xs):4d} {pct(xs, .5):8.2f} {pct(xs, .95):8.2f} {max(xs):8.2f}")
+    trained = [s for s in students if s.train is not None]
+    go_t = None
+    if trained:
+        done = max(s.train_done for s in trained) - min(s.train_done - s.times["train"] for s in trained)
+        ideal = n * solo_s / cores
+        print(f"\nall Trains done in {done:.2f} s after the teacher's go; ideal N x solo / cores = "
+              f"{n} x {solo_s:.2f} / {cores} = {ideal:.2f} s: {done / ideal:.2f}x the ideal"
+              f"{'' if len(trained) == n else f' ({n - len(trained)} never trained)'}")
+        kb = [s.train.bytes / 1024 for s in trained]
+        charts = [s.train.charts for s in trained]
+        print(f"per Train over the websocket: {statistics.median(kb):.0f} KB median, {max(kb):.0f} KB max; "
+              f"chart redraws {statistics.median(charts):.0f} median, {max(charts)} max; "
+              f"{statistics.median(s.train.frames for s in trained):.0f} messages median")
+    print(f"whole class: {wall:.1f} s; server CPU {sum(cpu1[p] - cpu0[p] for p in pids):.1f} s "
+          f"({sum(cpu1[p] - cpu0[p] for p in pids) / wall:.2f} cores on average); this client's CPU "
+          f"{ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime:.1f} s")
+    for p in pids:
+        print(f"server process {p}: RSS {rss_warm[p]:.0f} MB after the solo Train, peak {monitor.peak[p]:.0f} MB")
+    if spread is not None:
+        print(f"websockets per app process (nginx access log): {spread}")
+    errors = [(s.link.page, e) for s in students for e in s.errors]
+    print(f"errors: {len(errors)}")
+    for page, e in errors[:20]:
+        print(f"  {page}: {e}")
+    results = [s.result() for s in students]
+    exact = sum(r == EXPECTED for r in results)
+    others = sorted({r for r in results if r != EXPECTED}, key=str)
+    print(f"exact results ({EXPECTED[0]} / {EXPECTED[1]}): {exact} of {n}" + (f"; others: {others[:5]}" if others else ""))
+    if ok_valid is not None:
+        print(f"validated against Chromium: {'yes, same values' if ok_valid else 'NO: see above'}")
+    print(f"benchmark took {time.monotonic() - t_start:.0f} s")
+    return 0 if not errors and exact == n and ok_valid in (None, True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
