@@ -48,6 +48,7 @@ header[data-testid="stHeader"] { height: 52px; min-height: 52px; }
 # page (tests/test_pages.py checks no two pages bind the same key): Streamlit copies a widget's
 # value by key on a page switch, so a shared key would carry one page's setting into another.
 FRAME_KEYS = ("device", "present")
+_PAGE, _OWNED = "_nnviz_page", "_nnviz_widget_keys"
 
 
 def frame(page: str = "") -> None:
@@ -56,6 +57,7 @@ def frame(page: str = "") -> None:
     from . import widgets  # imported here: widgets imports this module
 
     _run.page = page
+    _leave_previous_page(page)
     _run.framed = True
     _run.notices = st.container()
     with st.sidebar:
@@ -77,6 +79,20 @@ CONTROLS: dict[str, dict[str, Any]] = {}
 def own(key: str, spec: Any) -> None:
     """Record that the running page binds the URL key `key` to a control built from `spec`."""
     CONTROLS.setdefault(getattr(_run, "page", ""), {})[key] = spec
+    st.session_state.setdefault(_OWNED, set()).add(key)
+
+
+def _leave_previous_page(page: str) -> None:
+    """A page opens at its own defaults or its own link's values, never at what a student set on an
+    earlier visit: Streamlit keeps a keyed widget's value in the session while its page is away, so
+    on a page switch we forget the controls the previous page created. Only the frame's travel."""
+    previous = st.session_state.get(_PAGE)
+    if previous is not None and previous != page:
+        for key in st.session_state.get(_OWNED, ()):
+            if key not in FRAME_KEYS and key in st.session_state:
+                del st.session_state[key]
+        st.session_state[_OWNED] = set()
+    st.session_state[_PAGE] = page
 
 
 def require_frame() -> None:
