@@ -530,14 +530,25 @@ def main() -> int:
         xs = [s.times[action] for s in students if action in s.times]
         if xs:
             print(f"{action:10s} {len(xs):4d} {pct(xs, .5):8.2f} {pct(xs, .95):8.2f} {max(xs):8.2f}")
+    print("by deep link (p50 / max s):")
+    for link in LINKS:
+        group = [s for s in students if s.link == link]
+        cells = []
+        for action in ("open", "control"):
+            xs = [s.times[action] for s in group if action in s.times]
+            cells.append(f"{action} {pct(xs, .5):5.2f} / {max(xs):5.2f}" if xs else f"{action} -")
+        print(f"  {len(group):3d} x /{link.page}?{link.query[:44]:44s}  " + "   ".join(cells))
     trained = [s for s in students if s.train is not None]
-    go_t = None
     if trained:
         done = max(s.train_done for s in trained) - min(s.train_done - s.times["train"] for s in trained)
         ideal = n * solo_s / cores
         print(f"\nall Trains done in {done:.2f} s after the teacher's go; ideal N x solo / cores = "
               f"{n} x {solo_s:.2f} / {cores} = {ideal:.2f} s: {done / ideal:.2f}x the ideal"
               f"{'' if len(trained) == n else f' ({n - len(trained)} never trained)'}")
+        if args.processes < cores:  # each process is one core (the GIL): N x solo / processes is its floor
+            floor = n * solo_s / args.processes
+            print(f"  ({args.processes} process(es) use at most {args.processes} core(s): N x solo / processes = "
+                  f"{floor:.2f} s, {done / floor:.2f}x that)")
         kb = [s.train.bytes / 1024 for s in trained]
         charts = [s.train.charts for s in trained]
         print(f"per Train over the websocket: {statistics.median(kb):.0f} KB median, {max(kb):.0f} KB max; "
