@@ -32,6 +32,30 @@ def require_browser() -> bool:
     return os.environ.get("NNVIZ_REQUIRE_BROWSER") == "1"
 
 
+def skip_or_fail(reason: str) -> None:
+    """Skip a browser test with a reason, or fail it where NNVIZ_REQUIRE_BROWSER=1 (CI)."""
+    import pytest
+
+    if require_browser():
+        pytest.fail(f"{reason} (NNVIZ_REQUIRE_BROWSER=1 requires the browser tests)")
+    pytest.skip(reason)
+
+
+def chromium():
+    """A generator for a fixture: Debian's Chromium launched through Playwright, closed after."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("Python Playwright is not installed")
+    exe = chromium_path()
+    if exe is None:
+        skip_or_fail("no Chromium found (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -58,3 +58,21 @@ def figure(at, i: int = 0) -> dict:
 
 def traces(at, i: int = 0) -> dict[str, dict]:
     return {t.get("name"): t for t in figure(at, i)["data"]}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for the browser tests of one module (skips, or fails in CI, without it)."""
+    from browser import chromium
+
+    yield from chromium()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A freshly started Streamlit server for the browser tests of one module."""
+    from browser import Server
+
+    s = Server()
+    yield s
+    s.stop()

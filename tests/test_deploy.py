@@ -24,12 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from browser import CHROMIUM_ARGS, ROOT, chromium_path, free_port, require_browser, wait_idle
+from browser import ROOT, chromium, free_port, skip_or_fail, wait_idle
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - reported below
-    sync_playwright = None
 
 DEPLOY = ROOT / "deploy"
 SECURITY_HEADERS = {
@@ -41,11 +37,6 @@ SECURITY_HEADERS = {
 LOG_LINE = re.compile(r'"(?P<method>\S+) (?P<uri>\S+) [^"]*" (?P<status>\d+) \d+ '
                       r'upstream=(?P<upstream>.*?) key=(?P<key>\S+) ')
 
-
-def _skip_or_fail(reason: str):
-    if require_browser():
-        pytest.fail(f"{reason} (NNVIZ_REQUIRE_BROWSER=1 requires the browser tests)")
-    pytest.skip(reason)
 
 
 def nginx_path() -> str | None:
@@ -127,7 +118,7 @@ class Stack:
 def nginx():
     exe = nginx_path()
     if exe is None:
-        _skip_or_fail("no nginx found (apt-get install nginx)")
+        skip_or_fail("no nginx found (apt-get install nginx)")
     return exe
 
 
@@ -140,15 +131,7 @@ def stack(nginx):
 
 @pytest.fixture(scope="module")
 def browser(nginx):
-    if sync_playwright is None:
-        _skip_or_fail("Python Playwright is not installed")
-    exe = chromium_path()
-    if exe is None:
-        _skip_or_fail("no Chromium found (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    yield from chromium()
 
 
 def _wait_log(stack, ok, since: int = 0, timeout: float = 10) -> list[dict]:

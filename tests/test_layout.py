@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from browser import CHROMIUM_ARGS, SHOTS, Server, chromium_path, require_browser, wait_idle
+from browser import SHOTS, wait_idle
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - reported below
-    sync_playwright = None
 
 from nnviz.ui.catalog import PAGES
 
@@ -68,30 +64,9 @@ JS_OVERFLOW = """() => {
 }"""
 
 
-def _skip_or_fail(reason: str):
-    if require_browser():
-        pytest.fail(f"{reason} (NNVIZ_REQUIRE_BROWSER=1 requires the browser tests)")
-    pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if sync_playwright is None:
-        _skip_or_fail("Python Playwright is not installed")
-    exe = chromium_path()
-    if exe is None:
-        _skip_or_fail("no Chromium found (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
-
-@pytest.fixture(scope="module")
-def server():
-    s = Server()
-    yield s
-    s.stop()
 
 
 def _open(browser, url: str, width: int, height: int, chart: bool):
