@@ -497,21 +497,13 @@ def _as_url(value) -> str | list[str]:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-IN_SESSION = pytest.mark.xfail(strict=False, reason=(
-    "Streamlit 1.67 drops, at a page transition, every query param bound to a widget of another page "
-    "(script_runner.py: populate_from_query_string(query, valid_script_hashes)), so a link back to "
-    "/losses?seed=4 in a session where the vanishing page's seed was bound opens at seed 3. Reached "
-    "in a browser by a page_link/switch_page with query params, or the Back button."))
-
-
-@pytest.mark.parametrize("in_session", [False, pytest.param(True, marks=IN_SESSION)], ids=["fresh", "in-session"])
+@pytest.mark.parametrize("in_session", [False, True], ids=["fresh", "in-session"])
 @pytest.mark.parametrize("script", SCRIPTS[1:], ids=[url_path(s) for s in SCRIPTS[1:]])
 def test_a_deep_link_applies_its_own_values(controls, script, in_session):
     """A link with a page's own values opens with them: in a fresh session, and in one that
-    touched the same keys on another page first."""
+    touched another page's controls first (keys are never shared between pages: see
+    tests/test_pages.py::test_no_two_pages_bind_the_same_url_key)."""
     specs = {k: s for k, s in controls["specs"][script].items() if k not in FRAME.FRAME_KEYS}
-    if in_session and not any(set(controls["specs"][s]) & set(specs) for s in SCRIPTS[1:] if s != script):
-        pytest.skip("no other page binds any of this page's keys")
     at = run_state(script, {})
     wanted = {k: other_value(specs[k]) for k in widgets(at) if k in specs}
     query = {k: _as_url(v) for k, v in wanted.items()}
@@ -519,7 +511,7 @@ def test_a_deep_link_applies_its_own_values(controls, script, in_session):
         if fresh:
             at = run_state(script, query)
         else:
-            other = next(s for s in SCRIPTS[1:] if s != script and set(controls["specs"][s]) & set(specs))
+            other = next(s for s in SCRIPTS[1:] if s != script)
             at = run_state(other, {})
             touch(at, other, controls["specs"][other])
             at = run_state(script, query, at)

@@ -7,41 +7,16 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from browser import CHROMIUM_ARGS, Server, chromium_path, require_browser, wait_idle
+from browser import wait_idle
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - reported below
-    sync_playwright = None
 
 ALERT = "[data-testid='stAlert']"
 LOCAL = {"127.0.0.1"}
 
 
-def _skip_or_fail(reason: str):
-    if require_browser():
-        pytest.fail(f"{reason} (NNVIZ_REQUIRE_BROWSER=1 requires the browser tests)")
-    pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if sync_playwright is None:
-        _skip_or_fail("Python Playwright is not installed")
-    exe = chromium_path()
-    if exe is None:
-        _skip_or_fail("no Chromium found (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
-
-@pytest.fixture(scope="module")
-def server():
-    s = Server()
-    yield s
-    s.stop()
 
 
 def _open(browser, url: str):
@@ -120,19 +95,21 @@ def _metric(page, label: str) -> str:
 
 
 def test_a_pages_seed_stays_on_its_page(browser, server):
-    """Issue 9, 4: the vanishing page's seed must not follow a student to the regression page."""
+    """Issue 9, 4: the vanishing page's seed (init_seed) must not follow a student to the regression
+    page, whose own seed stays at the classic run's 42."""
     page = _open(browser, f"{server.url}/vanishing")
     slider = page.locator("[data-testid='stSlider']", has_text="Seed").get_by_role("slider")
     slider.focus()
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("new URLSearchParams(location.search).get('seed') === '1'", timeout=30_000)
+    page.wait_for_function("new URLSearchParams(location.search).get('init_seed') === '1'", timeout=30_000)
     wait_idle(page)
     page.locator("[data-testid='stTopNavLink']", has_text="Regression").click()
     page.wait_for_selector("[data-testid='stMain'] h1:has-text('linear regression')", timeout=60_000)
     page.wait_for_selector("[data-testid='stPlotlyChart']", timeout=60_000)
     wait_idle(page)
     _assert_whole_page(page)
-    assert "seed" not in page.evaluate("[...new URLSearchParams(location.search).keys()]"), page.url
+    keys = page.evaluate("[...new URLSearchParams(location.search).keys()]")
+    assert "init_seed" not in keys and "seed" not in keys, page.url
     seed = page.locator("[data-testid='stNumberInput']", has_text="Seed").locator("input")
     assert seed.input_value() == "42"
     page.locator("[data-testid='stMain'] [data-testid='stButton'] button", has_text="Train").first.click()
