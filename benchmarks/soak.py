@@ -1,16 +1,19 @@
 """Soak test (not run in CI): one fresh server driven through thousands of reruns across every page
 and setting, with /_stcore/health polled and the server's memory (RSS) sampled throughout.
 
-One Chromium tab opens link after link (each a new session, as a class of students opening shared
-links) and, on each, moves a slider a few times (each a rerun in that session); now and then it
-trains the regression. Only 127.0.0.1 is contacted. Bounded by a count and a time limit. Prints
-the RSS after warm-up, at the end and the largest; exits non-zero if a health check failed, the
-server died, or a page showed an exception. Run:
-    python benchmarks/soak.py [--links 1500] [--minutes 10] [--moves 2] [--seed 0]
+Link after link (each a new session, as a class of students opening shared links), each rerun a
+few times in its session. The default client speaks Streamlit's own protocol (protobuf BackMsg /
+ForwardMsg over ws://127.0.0.1/_stcore/stream, as the browser does): cheap enough for thousands of
+reruns on one core. `--client browser` drives one Chromium tab instead (slower: about 2-5 s a link,
+now and then training the regression). Only 127.0.0.1 is contacted. Bounded by a count and a time
+limit. Prints the RSS after warm-up, at the end and the largest; exits non-zero if a health check
+failed, the server died, or a run ended in an exception. Run:
+    python benchmarks/soak.py [--links 1500] [--minutes 10] [--reruns 3] [--client ws|browser]
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import sys
 import time
@@ -23,20 +26,35 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser import CHROMIUM_ARGS, Server, chromium_path, wait_idle  # noqa: E402
-from nnviz import activations as A, losses as L, regression as R, vanishing as V  # noqa: E402
 from nnviz.controls import BoolSpec, ChoiceSpec, FloatSpec, IntSpec, MultiChoiceSpec  # noqa: E402
+from nnviz.ui.catalog import PAGES as CATALOG  # noqa: E402
 
-# Each page's URL keys and their specs (the core's single definition of every control).
-PAGES = {
-    "activations": {"fn": A.FN, "xmin": A.XMIN, "xmax": A.XMAX, "sat": A.SATURATION, "x": A.POINT},
-    "losses": {"loss": L.LOSS, "outliers": L.OUTLIERS, "outlier_size": L.OUTLIER_SIZE, "noise": L.NOISE,
-               "seed": L.SEED, "delta": L.DELTA, "beta": L.BETA},
-    "vanishing": {"act": V.ACT, "depth": V.DEPTH, "width": V.WIDTH, "init": V.INIT, "std": V.STD,
-                  "residual": V.RESIDUAL, "norm": V.NORM, "dtype": V.DTYPE, "seed": V.SEED},
-    "regression": {"w": R.W, "b": R.B, "noise": R.NOISE, "n": R.N, "split": R.SPLIT, "loss": R.LOSS,
-                   "opt": R.OPT, "lr": R.LR, "epochs": R.EPOCHS, "seed": R.SEED},
-    "": {},  # home
-}
+
+def page_controls() -> dict[str, dict]:
+    """{url path: {url key: spec}} of every page, as the pages register them (nnviz.ui.frame.CONTROLS)
+    when each runs once through AppTest: a new control is soaked without touching this script."""
+    import importlib
+
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import AppTest
+
+    original = PagesManager.__init__
+
+    def init(self, *a, **k):  # as a running server is after its first session (tests/conftest.py)
+        original(self, *a, **k)
+        PagesManager.uses_pages_directory = False
+
+    PagesManager.__init__ = init
+    frame = importlib.import_module("nnviz.ui.frame")
+    for script in ["pages/home.py"] + [p.path for p in CATALOG]:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.switch_page(script).run()
+    PagesManager.__init__ = original
+    return {path: {k: s for k, s in keys.items() if k not in frame.FRAME_KEYS}
+            for path, keys in frame.CONTROLS.items()}
+
+
+PAGES: dict[str, dict] = {}
 HOSTILE = ["Infinity", "1e309", "9" * 400, "`[Log in again](https://evil.example/login)`", "", "NaN",
            "![i](https://evil.example/i.png)", "a" * 10_000]
 
@@ -81,6 +99,22 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def browse(page, url: str, name: str, path: str, links: int, failures: list[str]) -> int:
+    """One link in the Chromium tab (a new session); every tenth regression link also trains.
+    Returns the runs it caused."""
+    page.goto(url + path)
+    wait_idle(page, timeout=60_000)
+    runs = 1
+    if name == "regression" and links % 10 == 0:
+        page.locator("[data-testid='stMain'] [data-testid='stButton'] button", has_text="Train").first.click()
+        page.wait_for_selector("[data-testid='stAlert']:has-text('Trained')", timeout=120_000)
+        wait_idle(page, timeout=60_000)
+        runs += 1
+    if page.locator("[data-testid='stException']").count():
+        failures.append(f"exception on {path[:200]}")
+    return runs
+
+
 def healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as r:
@@ -89,74 +123,91 @@ def healthy(url: str) -> bool:
         return False
 
 
+async def visit_ws(url: str, page: str, query: str, reruns: int) -> tuple[int, int]:
+    """Open a session on `page` with `query` as its link and run it `reruns` times, as a browser tab
+    does. Returns (runs finished, runs that rendered an exception)."""
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    done = errors = 0
+    async with websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
+                                  origin=url, max_size=2 ** 28, open_timeout=30) as ws:
+        for _ in range(reruns):
+            msg = BackMsg()
+            msg.rerun_script.query_string, msg.rerun_script.page_name = query, page
+            await ws.send(msg.SerializeToString())
+            while True:
+                fwd = ForwardMsg()
+                fwd.ParseFromString(await asyncio.wait_for(ws.recv(), 120))
+                if fwd.HasField("delta") and fwd.delta.HasField("new_element") \
+                        and fwd.delta.new_element.HasField("exception"):
+                    errors += 1
+                if fwd.HasField("script_finished") and fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    done += 1
+                    break
+    return done, errors
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--links", type=int, default=1500, help="links opened (each a new session)")
     ap.add_argument("--minutes", type=float, default=10.0, help="stop after this long, whatever the count")
-    ap.add_argument("--moves", type=int, default=2, help="slider moves (reruns) per link")
+    ap.add_argument("--reruns", type=int, default=3, help="runs per link in its session (ws client)")
+    ap.add_argument("--client", choices=("ws", "browser"), default="ws")
     ap.add_argument("--warmup", type=int, default=100, help="links before the warm-up RSS is taken")
     ap.add_argument("--every", type=int, default=25, help="health check and RSS sample every N links")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
-
-    exe = chromium_path()
-    if exe is None:
-        print("no Chromium found (apt-get install chromium)")
-        return 2
     rng = random.Random(args.seed)
+    PAGES.update(page_controls())
+    print("pages and keys:", {p or "/": sorted(k) for p, k in PAGES.items()}, flush=True)
     server = Server()
     pid = server.proc.pid
     samples: list[tuple[int, int, float]] = []  # (links, reruns, RSS MiB)
     failures: list[str] = []
-    reruns = links = trains = 0
+    reruns = links = 0
     start = time.perf_counter()
     warm = None
     print(f"server pid {pid}, RSS at start {rss_mib(pid):.0f} MiB", flush=True)
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        page = browser = None
+        if args.client == "browser":
+            from playwright.sync_api import sync_playwright
+
+            pw = sync_playwright().start()
+            browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server.url) else r.abort())
-            while links < args.links and time.perf_counter() - start < args.minutes * 60:
-                name, path = link(rng)
-                try:
-                    page.goto(server.url + path)
-                    wait_idle(page, timeout=60_000)
-                    reruns += 1
-                    sliders = page.locator("[data-testid='stMain'] [data-testid='stSlider'] [role='slider']")
-                    for _ in range(args.moves if sliders.count() else 0):
-                        s = sliders.nth(rng.randrange(sliders.count()))
-                        if not s.is_visible():
-                            continue
-                        s.focus()
-                        page.keyboard.press(rng.choice(["ArrowRight", "ArrowLeft"]))
-                        wait_idle(page, timeout=60_000)
-                        reruns += 1
-                    if name == "regression" and links % 10 == 0:
-                        page.locator("[data-testid='stMain'] [data-testid='stButton'] button",
-                                     has_text="Train").first.click()
-                        page.wait_for_selector("[data-testid='stAlert']:has-text('Trained')", timeout=120_000)
-                        wait_idle(page, timeout=60_000)
-                        reruns, trains = reruns + 1, trains + 1
-                    if page.locator("[data-testid='stException']").count():
+        while links < args.links and time.perf_counter() - start < args.minutes * 60:
+            name, path = link(rng)
+            try:
+                if page is None:
+                    query = path.split("?", 1)[1] if "?" in path else ""
+                    done, errors = asyncio.run(visit_ws(server.url, name, query, args.reruns))
+                    reruns += done
+                    if errors:
                         failures.append(f"exception on {path[:200]}")
-                except PlaywrightTimeout as e:
-                    failures.append(f"timeout on {path[:200]}: {str(e).splitlines()[0]}")
-                links += 1
-                if links % args.every == 0 or links == args.warmup:
-                    ok = healthy(server.url)
-                    if not ok or server.proc.poll() is not None:
-                        failures.append(f"health check failed after {links} links")
-                        if server.proc.poll() is not None:
-                            break
-                    samples.append((links, reruns, rss_mib(pid)))
-                    if links == args.warmup:
-                        warm = samples[-1][2]
-                    print(f"{time.perf_counter() - start:7.0f} s  links {links:5d}  reruns {reruns:5d}  "
-                          f"RSS {samples[-1][2]:7.1f} MiB  health {'ok' if ok else 'FAILED'}", flush=True)
+                else:
+                    reruns += browse(page, server.url, name, path, links, failures)
+            except Exception as e:  # a timeout, a dropped connection: recorded, the soak goes on
+                failures.append(f"{type(e).__name__} on {path[:200]}: {str(e).splitlines()[0] if str(e) else ''}")
+            links += 1
+            if links % args.every == 0 or links == args.warmup:
+                ok = healthy(server.url)
+                if not ok or server.proc.poll() is not None:
+                    failures.append(f"health check failed after {links} links")
+                    if server.proc.poll() is not None:
+                        break
+                samples.append((links, reruns, rss_mib(pid)))
+                if links == args.warmup:
+                    warm = samples[-1][2]
+                print(f"{time.perf_counter() - start:7.0f} s  links {links:5d}  reruns {reruns:6d}  "
+                      f"RSS {samples[-1][2]:7.1f} MiB  health {'ok' if ok else 'FAILED'}", flush=True)
+        if browser is not None:
             browser.close()
+            pw.stop()
         if server.proc.poll() is None:
             if not healthy(server.url):
                 failures.append("health check failed at the end")
@@ -166,7 +217,7 @@ def main() -> int:
 
     duration = time.perf_counter() - start
     rss = [s[2] for s in samples]
-    print(f"\n{links} links, {reruns} reruns ({trains} trainings) in {duration:.0f} s "
+    print(f"\n{links} links, {reruns} reruns ({args.client} client) in {duration:.0f} s "
           f"({reruns / duration:.1f} reruns/s), one server process")
     if rss:
         print(f"RSS after warm-up ({args.warmup} links): {warm if warm is not None else rss[0]:.1f} MiB; "
