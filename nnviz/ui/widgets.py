@@ -43,7 +43,8 @@ def _forget(key: str, keep: list[str]) -> None:
     Streamlit 1.67 seeds a bound widget from the query string as the session first saw it
     (QueryParams._initial_query_params), not from st.query_params, so deleting the key from
     st.query_params alone does not stop `int("Infinity")` from raising inside number_input. There is
-    no public API for this; tests/test_hostile.py fails if a Streamlit upgrade changes it."""
+    no public API for this; tests/test_fuzz_urls.py (the pinned overflow links) fails if a Streamlit
+    upgrade changes it."""
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
     if keep:
