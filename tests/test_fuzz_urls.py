@@ -144,6 +144,18 @@ def markup(md: str) -> set[str]:
     return found
 
 
+# st.latex is typeset by KaTeX, not parsed as markdown: `m<x<M` is a formula, not a tag. What a
+# formula could carry out of the page is KaTeX's link, image and HTML commands.
+_LATEX_MARKUP = re.compile(r"\\(href|url|includegraphics|html[A-Za-z]*)\b")
+
+
+def markup_of(kind: str, body: str) -> set[str]:
+    """markup(body), or for a LaTeX element the KaTeX commands that make links, images or HTML."""
+    if kind == "latex":
+        return {f"latex command: {m.group(0)}" for m in _LATEX_MARKUP.finditer(body)}
+    return markup(body)
+
+
 _TEXT_ELEMENTS = ("warning", "error", "info", "success", "toast", "markdown", "caption", "latex",
                   "title", "header", "subheader", "exception")
 
@@ -211,8 +223,8 @@ def controls() -> dict[str, dict]:
                 for q in queries:
                     at = run_state(script, q)
                     assert not at.exception, (script, q, [e.value for e in at.exception])
-                    for _, body in rendered_markdown(at):
-                        own_markup[script] |= markup(body)
+                    for kind, body in rendered_markdown(at):
+                        own_markup[script] |= markup_of(kind, body)
             found[script] = dict(FRAME.CONTROLS[url_path(script)])
     assert set(found[HOME]) == set(FRAME.FRAME_KEYS)
     return {"specs": found, "own_markup": own_markup}
@@ -238,6 +250,7 @@ def test_markup_checker():
     assert markup("`a` ![i](x.png) `b`") and markup("<img src=x>") and markup("see https://evil.example")
     assert markup("a `` x ` ` ``` <b>") and not markup(r"\[x\]\(y\) \<b>")
     assert markup("$x^2$") and markup("`x` :material/home: `y`") and markup("` :material/home: `")
+    assert not markup_of("latex", r"f'(x) = 1 \text{ if } m<x<M") and markup_of("latex", r"\href{http://x}{y}")
     assert not markup("` :\u200bmaterial/home: ` and `$x$` and `<img>`")
 
 
@@ -341,7 +354,7 @@ def assert_survives(at, script: str, query: dict, own_markup: set[str]) -> None:
     maths; the link must not add any link, image, HTML, maths or icon)."""
     assert not at.exception, (script, _short(query), [e.value for e in at.exception])
     for kind, body in rendered_markdown(at):
-        added = markup(body) - own_markup
+        added = markup_of(kind, body) - own_markup
         assert not added, (script, _short(query), kind, body[:300], added)
         if kind in ("warning", "error", "info", "success", "toast"):
             assert len(body) < 1500, (script, _short(query), "a notice echoes the link in full", len(body))
