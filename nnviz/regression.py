@@ -322,18 +322,24 @@ def losses_at(config: RegressionConfig, weights: Sequence[float], biases: Sequen
     the run's loss module in float32 on the CPU, as `loss_fn(model(X), y)` computes them. An empty
     test set gives nan."""
     d = make_data(config)
-    w = torch.tensor(list(weights), dtype=torch.float32)[:, None]  # (k, 1)
-    b = torch.tensor(list(biases), dtype=torch.float32)[:, None]  # (k, 1)
-    loss_fn = make_loss(config.loss)
-    loss_fn.reduction = "none"
+    w = torch.tensor(list(weights), dtype=torch.float32)  # (k,)
+    b = torch.tensor(list(biases), dtype=torch.float32)  # (k,)
     out = []
     for X, y in ((d.X_train, d.y_train), (d.X_test, d.y_test)):
         if len(X) == 0 or len(w) == 0:
             out.append([math.nan] * len(w))
             continue
-        pred = w * X.flatten()[None, :] + b  # (k, n)
-        out.append(loss_fn(pred, y.flatten().expand_as(pred)).mean(-1).tolist())
+        out.append(_line_losses(config.loss, X, y, w, b).tolist())
     return out[0], out[1]
+
+
+def _line_losses(loss: str, X: Tensor, y: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """The `loss` module's mean over the points (X, y) of each line y = w x + b, for w and b of
+    broadcastable shapes (the result has their broadcast shape)."""
+    loss_fn = make_loss(loss)
+    loss_fn.reduction = "none"
+    pred = w[..., None] * X.flatten() + b[..., None]  # (*shape, n)
+    return loss_fn(pred, y.flatten().expand_as(pred)).mean(-1)
 
 
 IRREGULAR_WINDOW = 8  # epochs per band step where a loss wobbles without repeating exactly
@@ -522,7 +528,7 @@ def report(config: RegressionConfig, history: Sequence[Snapshot]) -> Report:
     last = history[-1]
     E = last.epoch + 1
     cyc = find_cycle(config, history)
-    (tr_now,), (te_now,) = losses_at(config, [last.weight], [last.bias])
+    (tr_now,), _ = losses_at(config, [last.weight], [last.bias])
 
     phases = None
     if cyc and cyc.period == 2:
@@ -616,10 +622,7 @@ def loss_surface(config: RegressionConfig, ws: tuple[float, float], bs: tuple[fl
     d = make_data(config)
     w = torch.linspace(*ws, n)  # (n,)
     b = torch.linspace(*bs, n)  # (n,)
-    pred = w[None, :, None] * d.X_train.flatten()[None, None, :] + b[:, None, None]  # (n_b, n_w, N)
-    loss_fn = make_loss(config.loss)
-    loss_fn.reduction = "none"
-    Z = loss_fn(pred, d.y_train.flatten().expand_as(pred)).mean(-1)  # (n_b, n_w)
+    Z = _line_losses(config.loss, d.X_train, d.y_train, w[None, :], b[:, None])  # (n_b, n_w)
     return w.tolist(), b.tolist(), Z.tolist()
 
 

@@ -96,30 +96,29 @@ done
   >"$RUN_DIR/nginx.conf"
 "$NGINX" -t -q "${NGINX_E[@]}" -p "$RUN_DIR/" -c "$RUN_DIR/nginx.conf"
 
-for i in $(seq 0 $((N - 1))); do
-  p=$((APP_PORT + i)); pid="${PIDS[$i]}"
-  deadline=$((SECONDS + 120))
-  until health "http://127.0.0.1:$p"; do
-    if ! kill -0 "$pid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
-      echo "serve.sh: the app on port $p did not start; its log:" >&2
-      tail -n 30 "$RUN_DIR/app-$p.log" >&2; exit 1
+# wait_healthy URL PID SECONDS LOG WHAT: until URL's health check answers ok; give up (showing LOG)
+# when the process PID has died or SECONDS have passed.
+wait_healthy() {
+  local deadline=$((SECONDS + $3))
+  until health "$1"; do
+    if ! kill -0 "$2" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+      echo "serve.sh: $5 did not start; its log:" >&2
+      tail -n 30 "$4" >&2; exit 1
     fi
-    sleep 0.5
+    sleep 0.3
   done
+}
+
+for i in $(seq 0 $((N - 1))); do
+  p=$((APP_PORT + i))
+  wait_healthy "http://127.0.0.1:$p" "${PIDS[$i]}" 120 "$RUN_DIR/app-$p.log" "the app on port $p"
 done
 
 "$NGINX" "${NGINX_E[@]}" -p "$RUN_DIR/" -c "$RUN_DIR/nginx.conf" &
 NGINX_PID=$!
 echo "$NGINX_PID" >"$RUN_DIR/nginx.run.pid"
-deadline=$((SECONDS + 20))
 URL_HOST="$HOST"; [ "$HOST" != "0.0.0.0" ] || URL_HOST="127.0.0.1"
-until health "http://$URL_HOST:$PORT"; do
-  if ! kill -0 "$NGINX_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
-    echo "serve.sh: nginx did not start; its error log:" >&2
-    tail -n 30 "$RUN_DIR/error.log" >&2; exit 1
-  fi
-  sleep 0.3
-done
+wait_healthy "http://$URL_HOST:$PORT" "$NGINX_PID" 20 "$RUN_DIR/error.log" "nginx"
 
 echo "nnviz: $N app processes (ports $APP_PORT-$((APP_PORT + N - 1))) behind nginx; logs in $RUN_DIR"
 if [ "$HOST" = "0.0.0.0" ]; then

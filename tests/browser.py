@@ -97,6 +97,21 @@ class Server:
         Path(self.log.name).unlink(missing_ok=True)
 
 
+def open_page(opener, url: str, content: str | None = None, size: tuple[int, int] | None = (1400, 1100)):
+    """A new page from a browser (at `size`) or a browser context (size None: the context's), at
+    `url`, once its script run has finished and `content` (a selector) is shown. Returns
+    (page, errors, response): the page's JavaScript errors keep collecting into `errors`."""
+    page = opener.new_page(viewport={"width": size[0], "height": size[1]}) if size else opener.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    response = page.goto(url)
+    wait_idle(page, timeout=60_000)
+    if content:
+        page.wait_for_selector(content, timeout=60_000)
+    wait_idle(page)
+    return page, errors, response
+
+
 def wait_idle(page, timeout: float = 30_000) -> None:
     """Wait until the page's title has rendered and no script run is in progress."""
     page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout)

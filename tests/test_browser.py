@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import SHOTS, Server, wait_idle
+from browser import SHOTS, Server, open_page, wait_idle
 
 
 
@@ -22,14 +22,7 @@ PAGES = [
 
 
 def _open(browser, url: str, content: str, width: int = 1400, height: int = 1100):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    wait_idle(page, timeout=60_000)
-    page.wait_for_selector(content, timeout=60_000)
-    wait_idle(page)
-    return page, errors
+    return open_page(browser, url, content, (width, height))[:2]
 
 
 def _assert_full_app(page, errors):

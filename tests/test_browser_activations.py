@@ -2,7 +2,7 @@
 first screen, the landmarks table fits a laptop, and nothing overflows a phone."""
 from __future__ import annotations
 
-from browser import wait_idle
+from browser import open_page
 
 
 CHART = "[data-testid='stPlotlyChart'] .main-svg"
@@ -16,13 +16,7 @@ WIDE = "fn=selu&fn=softplus&fn=mish&fn=hardswish&fn=elu&fn=gelu"
 
 
 def _open(browser, url: str, width: int, height: int):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    wait_idle(page, timeout=60_000)
-    page.wait_for_selector(CHART, timeout=60_000)
-    wait_idle(page)
+    page, errors, _ = open_page(browser, url, CHART, (width, height))
     page.wait_for_timeout(500)  # plotly's layout pass after the element appears
     assert page.locator("[data-testid='stException']").count() == 0
     assert not errors, errors

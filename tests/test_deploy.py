@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import ROOT, chromium, free_port, skip_or_fail, wait_idle
+from browser import ROOT, chromium, free_port, open_page, skip_or_fail, wait_idle
 
 
 DEPLOY = ROOT / "deploy"
@@ -152,14 +152,7 @@ def _student(browser):
 
 
 def _open(ctx, url: str, content: str = "[data-testid='stPlotlyChart']"):
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    response = page.goto(url)
-    wait_idle(page, timeout=60_000)
-    page.wait_for_selector(content, timeout=60_000)
-    wait_idle(page)
-    return page, errors, response
+    return open_page(ctx, url, content, size=None)
 
 
 def _assert_full_app(page, errors):

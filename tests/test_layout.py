@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import SHOTS, wait_idle
+from browser import SHOTS, open_page, wait_idle
 
 
 from nnviz.ui.catalog import PAGES
@@ -70,11 +70,7 @@ JS_OVERFLOW = """() => {
 
 
 def _open(browser, url: str, width: int, height: int, chart: bool):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    wait_idle(page, timeout=60_000)
+    page, errors, _ = open_page(browser, url, None, (width, height))
     if chart:
         page.wait_for_selector(CHART, timeout=60_000)
         page.wait_for_function(f"document.querySelector(\"{CHART}\").getBoundingClientRect().height > 100",
