@@ -51,6 +51,18 @@ FRAME_KEYS = ("device", "present")
 _PAGE, _OWNED = "_nnviz_page", "_nnviz_widget_keys"
 
 
+_PHONE_CSS = """
+<style>
+/* A phone stacks the settings column above the figure, so the first screen would be sliders: show
+   the figure (the lesson) first and the settings under it, and keep the title to two lines. */
+@media (max-width: 640px) {
+  .st-key-nnviz_controls > [data-testid="stLayoutWrapper"] > [data-testid="stHorizontalBlock"] { flex-direction: column-reverse; }
+  [data-testid="stMain"] h1 { font-size: 1.7rem; }
+}
+</style>
+"""
+
+
 def frame(page: str = "") -> None:
     """Draw the shared sidebar and prepare the notice area; app.py calls this on every run with the
     page about to run (its URL path)."""
@@ -67,8 +79,7 @@ def frame(page: str = "") -> None:
         st.caption(f"Computing on **{choice}** ({names[choice]}). Available here: "
                    + ", ".join(f"{i}" for i in names) + ".")
         _run.present = widgets.toggle(PRESENT, "present")
-    if _run.present:
-        st.html(_PRESENT_CSS)
+    st.html(_PRESENT_CSS if _run.present else _PHONE_CSS)
 
 
 # Every URL-bound control seen so far, per page: {page url path: {key: spec}}. The same for every
@@ -142,7 +153,8 @@ def controls_area() -> tuple[Any, Any]:
     closed settings panel above a full-width figure, so the projected screen is all figure."""
     if presenting():
         return st.expander("Settings", expanded=False, icon=":material/tune:"), st.container()
-    settings, main = st.columns([1, 3], gap="large")
+    # On a phone the columns stack; _PHONE_CSS puts the figure first, so the first screen teaches.
+    settings, main = st.container(key="nnviz_controls").columns([1, 3], gap="large")
     return settings.container(border=True), main
 
 
