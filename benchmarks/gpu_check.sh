@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The checks that need an NVIDIA GPU, as one prepared run (the device tool's machine has torch but
+# not streamlit/plotly, so the page tests are left out and conftest is not loaded).
+#   bash benchmarks/gpu_check.sh [OUTDIR]
+# Writes pytest.log, bench_cuda.log, bench_cpu.log and checks.log under OUTDIR (default ./gpu-out).
+set -u -o pipefail
+out=${1:-gpu-out}; mkdir -p "$out"
+export PYTHONUNBUFFERED=1 PYTHONPATH=.
+PY=${PYTHON:-python3}
+nvidia-smi -L
+$PY -c "import torch, sys; print(sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
+# Core tests that run without streamlit: CUDA-marked ones included; AppTest/page tests deselected.
+timeout 240 $PY -m pytest --noconftest -q -p no:cacheprovider -rs \
+  $(ls tests/test_regression.py tests/test_vanishing.py tests/test_classification.py 2>/dev/null) \
+  -k "not page and not app_ and not browser and not two_panel" 2>&1 | tee "$out/pytest.log" | tail -25
+timeout 120 $PY - <<'PY' 2>&1 | tee "$out/checks.log"
+# Device parity beyond the unit tests: the vanishing sweep, the devices chart's timings and the
+# exported script on cuda.
+import subprocess, sys, tempfile, torch
+from nnviz import vanishing as V, regression as R
+for act in ("sigmoid", "tanh", "relu"):
+    a = V.sweep(act, 30, device="cpu")
+    b = V.sweep(act, 30, device="cuda")
+    worst = max(abs(x / y - 1) for x, y in zip(a.first_mean, b.first_mean) if x and y)
+    print(f"vanishing {act}: depth 30 first-layer grad cpu {a.first_mean[-1]:.4e} cuda {b.first_mean[-1]:.4e}; "
+          f"worst relative gap over depths {worst:.2e}")
+for t in R.compare_devices(R.RegressionConfig(), ["cpu", "cuda:0"]):
+    print("timing", t)
+with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+    f.write(R.script(R.RegressionConfig(), "cuda"))
+r = subprocess.run([sys.executable, f.name], capture_output=True, text=True, timeout=60)
+print("exported script on cuda: rc", r.returncode, r.stdout.strip().splitlines()[-2:], r.stderr[-500:])
+PY
+timeout 150 $PY benchmarks/bench_regression.py --device cuda --reps 5 2>&1 | tee "$out/bench_cuda.log"
+timeout 60 $PY benchmarks/bench_regression.py --device cpu --reps 5 2>&1 | tee "$out/bench_cpu.log"
