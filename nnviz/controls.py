@@ -106,4 +106,48 @@ class BoolSpec:
         raise BadValue("expected true or false")
 
 
-Spec = FloatSpec | IntSpec | ChoiceSpec | MultiChoiceSpec | BoolSpec
+@dataclass(frozen=True)
+class NumberListSpec:
+    """A short list of numbers in the URL: repeated values (`?k=2&k=1`) or one comma-separated
+    value (`?k=2,1`, what a text box holds). Each number within [min, max]; integer=True for whole
+    numbers (layer widths)."""
+    label: str
+    min: float
+    max: float
+    default: tuple[float, ...]
+    min_len: int = 1
+    max_len: int = 5
+    integer: bool = False
+    help: str = ""
+
+    def expected(self) -> str:
+        kind = "whole numbers" if self.integer else "numbers"
+        count = (f"{self.min_len} to {self.max_len}" if self.min_len != self.max_len else f"{self.min_len}")
+        return f"expected {count} {kind} between {self.min:g} and {self.max:g}, separated by commas"
+
+    def split(self, raw: Sequence[str]) -> list[str]:
+        """The items of a raw value: repeated values and commas both separate; blanks are dropped
+        (an empty text box is an empty list)."""
+        return [part.strip() for r in raw for part in r.split(",") if part.strip()]
+
+    def parse(self, raw: Sequence[str]) -> tuple[float, ...] | tuple[int, ...]:
+        items = self.split(raw)
+        if not self.min_len <= len(items) <= self.max_len:
+            raise BadValue(self.expected())
+        out = []
+        for item in items:
+            try:
+                value = int(item) if self.integer else float(item)
+            except ValueError:
+                raise BadValue(self.expected()) from None
+            if not math.isfinite(value) or not self.min <= value <= self.max:
+                raise BadValue(self.expected())
+            out.append(value)
+        return tuple(out)
+
+    def text(self, values: Sequence[float]) -> str:
+        """The text-box form of a list: "2, 1, 0.1"."""
+        return ", ".join(f"{v:g}" for v in values)
+
+
+Spec = FloatSpec | IntSpec | ChoiceSpec | MultiChoiceSpec | BoolSpec | NumberListSpec

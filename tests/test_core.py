@@ -82,3 +82,18 @@ def test_pipfile_pins_match_requirements():
     versions = {k: (v["version"] if isinstance(v, dict) else v).removeprefix("==") for k, v in pipfile.items()}
     assert versions == pins
     assert pipfile["torch"]["index"] == "pytorch-cpu"
+
+
+def test_number_list_spec_reads_repeated_or_comma_separated_values():
+    from nnviz.controls import NumberListSpec
+    logits = NumberListSpec("Logits", -20, 20, (2.0, 1.0, 0.1), 3, 5)
+    assert logits.parse(["2", "1", "0.1"]) == logits.parse(["2, 1,0.1"]) == (2.0, 1.0, 0.1)
+    assert logits.text((2.0, 1.0, 0.1)) == "2, 1, 0.1"
+    for bad in (["1,2"], ["1,2,3,4,5,6"], ["a,1,2"], ["nan,1,2"], ["inf,1,2"], ["21,1,2"], ["9" * 5000 + ",1,2"]):
+        with pytest.raises(BadValue, match="3 to 5 numbers between -20 and 20"):
+            logits.parse(bad)
+    hidden = NumberListSpec("Hidden", 1, 64, (8,), 0, 4, integer=True)
+    assert hidden.parse([""]) == () and hidden.parse(["8", "4"]) == (8, 4)
+    for bad in (["2.5"], ["0"], ["65"], ["1,1,1,1,1"]):
+        with pytest.raises(BadValue, match="whole numbers"):
+            hidden.parse(bad)
