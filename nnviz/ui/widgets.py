@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from nnviz.controls import BadValue, BoolSpec, ChoiceSpec, FloatSpec, IntSpec, MultiChoiceSpec
+from nnviz.controls import BadValue, BoolSpec, ChoiceSpec, FloatSpec, IntSpec, MultiChoiceSpec, NumberListSpec
 from nnviz.text import inert
 
 from .frame import notice, own
@@ -117,3 +117,19 @@ def number(spec: FloatSpec | IntSpec, key: str, where: Any = st, fmt: str | None
                                help=spec.help or None, bind="query-params", **kwargs)
     _check(key, spec, raw, value, lambda a, b: a == b)
     return value
+
+
+def numbers(spec: NumberListSpec, key: str, where: Any = st, **kwargs: Any) -> tuple:
+    """A short list of numbers typed in one text box ("2, 1, 0.1"). A link may give them repeated
+    (`?k=2&k=1&k=0.1`) or comma-separated; either way the URL then holds the box's one text. Text
+    the spec rejects, typed or linked, gets a notice and the default list."""
+    raw = _raw(key, spec)
+    if raw is not None and len(raw) > 1:  # repeated values: the box holds them as one text
+        _forget(key, [spec.text(spec.parse(raw))])
+    value = where.text_input(spec.label, spec.text(spec.default), key=key, help=spec.help or None,
+                             bind="query-params", **kwargs)
+    try:
+        return spec.parse([value])
+    except BadValue as e:
+        notice(f"{spec.label}: {inert(value)} could not be used ({e}); using {spec.text(spec.default) or 'none'}.")
+        return spec.default
