@@ -16,10 +16,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import skip_init
 
+from . import training
 from .controls import ChoiceSpec, FloatSpec, IntSpec
+from .training import Data, Step
 
 LOSSES = {"l1": "nn.L1Loss()", "mse": "nn.MSELoss()", "huber": "nn.HuberLoss()"}
 OPTIMIZERS = {"sgd": "SGD", "momentum": "SGD with momentum 0.9", "adam": "Adam"}
+ENGINES = training.ENGINES  # the loop lives in nnviz.training; the page reads the engines here
 
 # Controls: one definition of their bounds (widgets, URL check, and the cost cap of one run).
 W = FloatSpec("True weight", -2.0, 2.0, 0.7, 0.05)
@@ -58,14 +61,6 @@ class Snapshot:
     diverged: bool = False  # the loss became non-finite or grew far above its start: training stopped
 
 
-@dataclass(frozen=True)
-class Data:
-    X_train: Tensor  # (n_train, 1)
-    y_train: Tensor
-    X_test: Tensor  # (n_test, 1)
-    y_test: Tensor
-
-
 def make_data(cfg: RegressionConfig) -> Data:
     """X = arange(0, 1, 1/n) as a column, y = weight * X + bias (+ noise), split without shuffle."""
     X = torch.arange(0, 1, 1 / cfg.n)[: cfg.n].unsqueeze(1)  # (n, 1)
@@ -100,13 +95,6 @@ def make_optimizer(name: str, params, lr: float, capturable: bool = False) -> to
     return torch.optim.SGD(params, lr=lr, momentum=0.9 if name == "momentum" else 0.0)
 
 
-def _diverged(train_loss: float, first: float) -> bool:
-    return not math.isfinite(train_loss) or train_loss > 100 * max(first, 1e-12)
-
-
-ENGINES = {"eager": "eager (the plain loop)", "cuda_graph": "CUDA graph (the step captured once, replayed)"}
-
-
 def train(config: RegressionConfig = RegressionConfig(), device: str = "cpu", every: int = 10,
           engine: str = "eager") -> Iterator[Snapshot]:
     """Train on `device`; yield a Snapshot every `every` epochs and at the last. Stops early, with
@@ -115,87 +103,26 @@ def train(config: RegressionConfig = RegressionConfig(), device: str = "cpu", ev
     engine="cuda_graph" (CUDA only) captures one whole epoch (forward, loss, backward, optimizer
     step, test evaluation) in a CUDA graph and replays it: the same arithmetic without the
     per-kernel launch cost of Python and eager dispatch."""
-    epochs = _graph_epochs(config, torch.device(device)) if engine == "cuda_graph" else _eager_epochs(config, device)
-    first = None
-    for epoch, loss, test_loss, model in epochs:
-        if epoch % every == 0 or epoch == config.epochs - 1:
-            snap = _snapshot(epoch, loss, test_loss, model)
-            first = snap.train_loss if first is None else first
-            if _diverged(snap.train_loss, first):
-                yield replace(snap, diverged=True)
-                return
-            yield snap
+    dev = torch.device(device)
+    training.check_engine(engine, dev)
+    data, model, loss_fn, optimizer = _setup(config, dev, capturable=engine == "cuda_graph")
+    steps = training.epochs(model, loss_fn, optimizer, data, config.epochs, engine)
+    yield from training.snapshots(steps, config.epochs, every, _snapshot)
 
 
 def _setup(config: RegressionConfig, dev: torch.device, capturable: bool = False):
     """The data on `dev`, the model, the loss module and the optimizer for one run."""
-    d = make_data(config)
-    data = Data(*(t.to(dev) for t in (d.X_train, d.y_train, d.X_test, d.y_test)))
+    data = make_data(config).to(dev)
     model = make_model(config.seed, dev)
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, capturable)
     return data, model, make_loss(config.loss), optimizer
 
 
-def _eager_epochs(config: RegressionConfig, device: str) -> Iterator[tuple[int, Tensor, Tensor, nn.Linear]]:
-    """The seed note's loop; yields (epoch, train loss, test loss, model) after every epoch."""
-    data, model, loss_fn, optimizer = _setup(config, torch.device(device))
-    Xtr, ytr, Xte, yte = data.X_train, data.y_train, data.X_test, data.y_test
-    for epoch in range(config.epochs):
-        model.train()
-        y_pred = model(Xtr)  # 1. forward pass
-        loss = loss_fn(y_pred, ytr)  # 2. loss
-        optimizer.zero_grad()  # 3. zero the gradients
-        loss.backward()  # 4. backward pass
-        optimizer.step()  # 5. optimizer step
-        model.eval()
-        with torch.inference_mode():
-            test_loss = loss_fn(model(Xte), yte)
-        yield epoch, loss, test_loss, model
-
-
-def _snapshot(epoch: int, loss: Tensor, test_loss: Tensor, model: nn.Linear) -> Snapshot:
-    values = torch.stack([loss.detach(), test_loss, model.weight.detach().flatten()[0],
+def _snapshot(step: Step) -> Snapshot:
+    model = step.model
+    values = torch.stack([step.loss.detach(), step.test_loss, model.weight.detach().flatten()[0],
                           model.bias.detach()[0]]).tolist()  # one device-to-host copy
-    return Snapshot(epoch, *values)
-
-
-def _graph_epochs(config: RegressionConfig, dev: torch.device) -> Iterator[tuple[int, Tensor, Tensor, nn.Linear]]:
-    """One whole epoch captured in a CUDA graph and replayed; yields like _eager_epochs (the loss
-    tensors are the graph's static outputs, overwritten by each replay)."""
-    if dev.type != "cuda":
-        raise ValueError("the CUDA-graph engine needs a CUDA device")
-    data, model, loss_fn, optimizer = _setup(config, dev, capturable=True)
-    Xtr, ytr, Xte, yte = data.X_train, data.y_train, data.X_test, data.y_test
-    # Warm up on a side stream (creates the optimizer's state and the library handles), as the
-    # whole-network capture recipe in torch.cuda's documentation does; then put the parameters
-    # and optimizer state back to their starting values so replay 1 is the eager loop's epoch 0.
-    start = [p.detach().clone() for p in model.parameters()]
-    side = torch.cuda.Stream(dev)
-    side.wait_stream(torch.cuda.current_stream(dev))
-    with torch.cuda.stream(side):
-        for _ in range(3):
-            optimizer.zero_grad(set_to_none=True)
-            loss_fn(model(Xtr), ytr).backward()
-            optimizer.step()
-    torch.cuda.current_stream(dev).wait_stream(side)
-    with torch.no_grad():
-        for p, v in zip(model.parameters(), start):
-            p.copy_(v)
-        for state in optimizer.state.values():
-            for value in state.values():
-                if torch.is_tensor(value):
-                    value.zero_()  # momentum buffers, Adam's moments and step count
-    graph = torch.cuda.CUDAGraph()
-    optimizer.zero_grad(set_to_none=True)
-    with torch.cuda.graph(graph):
-        loss = loss_fn(model(Xtr), ytr)
-        loss.backward()
-        optimizer.step()
-        with torch.no_grad():
-            test_loss = loss_fn(model(Xte), yte)
-    for epoch in range(config.epochs):
-        graph.replay()
-        yield epoch, loss, test_loss, model
+    return Snapshot(step.epoch, *values)
 
 
 # --- Step mode -------------------------------------------------------------------------------------
