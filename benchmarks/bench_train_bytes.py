@@ -4,14 +4,16 @@ Starts a fresh server (tests/browser.py's Server), opens /regression in Chromium
 Train and sums the websocket frames received from the click until "Trained 1000 epochs" shows and the
 script is idle. Once on an idle server, then with --others pages pressing Train at the same moment
 (every page is measured; the figures of the loaded run are over all of them). Run:
-    python benchmarks/bench_train_bytes.py [--others 4] [--reps 2]
+    python benchmarks/bench_train_bytes.py [--others 4] [--reps 2] [--by-element]
 """
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import time
+from collections import Counter as Counter_
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,24 +21,51 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from browser import CHROMIUM_ARGS, Server, chromium_path, wait_idle  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
 URL = "/regression?lr=0.01&epochs=1000"  # the default run: L1, SGD, 1000 epochs
 DONE = "[data-testid='stAlert']:has-text('Trained 1000 epochs')"
 
 
 class Counter:
-    """Websocket frames received by one page (Streamlit's ForwardMsgs), counted from reset()."""
+    """Websocket frames received by one page (Streamlit's ForwardMsgs), counted from reset(), in all
+    and by what they carry (kind())."""
 
     def __init__(self, page) -> None:
         self.frames = self.bytes = 0
+        self.kinds: Counter_[str] = Counter_()
         page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
 
     def _frame(self, payload) -> None:
+        data = payload if isinstance(payload, (bytes, bytearray)) else payload.encode()
         self.frames += 1
-        self.bytes += len(payload if isinstance(payload, (bytes, bytearray)) else payload.encode())
+        self.bytes += len(data)
+        self.kinds[kind(data)] += len(data)
 
     def reset(self) -> None:
         self.frames = self.bytes = 0
+        self.kinds.clear()
+
+
+def kind(data: bytes) -> str:
+    """What one ForwardMsg carries: an element type (a chart by its key, numbers dropped), a block,
+    a reference to a message the browser has cached, or the message type."""
+    msg = ForwardMsg()
+    try:
+        msg.ParseFromString(bytes(data))
+    except Exception:  # noqa: BLE001 - a text frame or a format this script does not know
+        return "unparsed"
+    what = msg.WhichOneof("type")
+    if what != "delta":
+        return str(what)
+    delta = msg.delta.WhichOneof("type")
+    if delta != "new_element":
+        return delta
+    element = msg.delta.new_element.WhichOneof("type")
+    if element == "plotly_chart":
+        key = msg.delta.new_element.plotly_chart.id.rsplit("-", 1)[-1]
+        return "plotly_chart " + re.sub(r"\d+$", "N", key)
+    return element
 
 
 def open_pages(browser, url: str, n: int):
@@ -51,8 +80,9 @@ def open_pages(browser, url: str, n: int):
     return pages
 
 
-def train_together(pages) -> list[tuple[int, int, float]]:
-    """Press Train on every page at once; (bytes, frames, seconds) per page."""
+def train_together(pages, by_kind: bool = False) -> list[tuple[int, int, float]]:
+    """Press Train on every page at once; (bytes, frames, seconds) per page. `by_kind`: print the
+    first page's bytes by what they carry."""
     for _, counter in pages:
         counter.reset()
     t0 = time.perf_counter()
@@ -64,6 +94,9 @@ def train_together(pages) -> list[tuple[int, int, float]]:
         page.wait_for_selector(DONE, timeout=600_000)
         wait_idle(page, timeout=600_000)
         out.append((counter.bytes, counter.frames, time.perf_counter() - t0))
+    if by_kind:
+        for what, n in pages[0][1].kinds.most_common():
+            print(f"    {n / 1000:7.1f} KB  {what}")
     return out
 
 
@@ -78,6 +111,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--others", type=int, default=4, help="pages training at the same time in the loaded run")
     ap.add_argument("--reps", type=int, default=2, help="Trains per case")
+    ap.add_argument("--by-element", action="store_true", help="print the idle server's bytes by element")
     args = ap.parse_args()
     server = Server()
     try:
@@ -85,7 +119,7 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             solo = open_pages(browser, server.url + URL, 1)
             for rep in range(args.reps):
-                show(f"idle server, Train {rep + 1}", train_together(solo))
+                show(f"idle server, Train {rep + 1}", train_together(solo, args.by_element))
             solo[0][0].close()
             crowd = open_pages(browser, server.url + URL, 1 + args.others)
             for rep in range(args.reps):
