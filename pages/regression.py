@@ -1,13 +1,11 @@
 """Train a linear regression live, on the device picked in the sidebar: the training loop, visible."""
-import time
-
 import streamlit as st
 
 from nnviz import regression as R
-from nnviz.figures.regression import path_figure, step_figure, timing_figure, training_figure
+from nnviz.figures.regression import FINAL_POINTS, path_figure, step_figure, timing_figure, training_figure
 from nnviz.devices import available_devices
-from nnviz.ui import (code_expander, controls_area, device, intro, number, require_frame, select, show_figure,
-                      slider, toggle)
+from nnviz.ui import (code_expander, controls_area, device, finished_view, intro, number, require_frame, select,
+                      settle, show_figure, slider, toggle, train_live)
 from nnviz.controls import BoolSpec, ChoiceSpec
 
 require_frame()
@@ -19,9 +17,9 @@ intro(
     "go *Step by step* to run the lines one at a time."
 )
 
-LIVE_FRAMES = 10  # chart redraws per Train, the final one included, whatever the epochs and the server's speed
-LIVE_POINTS = 100  # points per loss edge in a live frame (the final chart draws up to 1000)
-TICKS = 50  # progress-bar updates per Train: a few hundred bytes each, and where a click on Stop is seen
+LIVE_POINTS = 100  # points per loss line across the whole epoch axis in a live frame (one at 40 % of the run
+# draws 40 % of them); the finished run's chart draws FINAL_POINTS (the charts' bytes: the budget of a Train)
+SURFACE_GRID = 41  # (weight, bias) points a side of the loss surface under the path: its contours read the same as finer
 
 SLOW = BoolSpec("Slow motion (about 5 s per run)", False, help="Pause between updates so the charts can be followed.")
 ENGINE = ChoiceSpec("Engine", tuple(R.ENGINES), "eager")
@@ -68,68 +66,62 @@ with train_tab:
     untrained = R.make_model(cfg.seed)
     start_line = (untrained.weight.item(), untrained.bias.item())
 
-    def draw(run: dict, final: bool = False) -> None:
-        """One update: both charts, the progress bar and the numbers of the line drawn (a live frame
-        carries at most LIVE_POINTS points per loss edge; the final one up to 1000)."""
-        hist = run["history"]
+    def frame(hist: list, final: bool = False) -> dict:
+        """What one update shows: the line drawn (the last snapshot's, or the untrained one), its train
+        and test loss, and the two panels. A live frame's loss lines take their share of LIVE_POINTS (the
+        epoch axis spans the whole run from the start); the finished run's, FINAL_POINTS."""
         s = hist[-1] if hist else None
-        line = (s.weight, s.bias) if s else start_line
+        line, done = ((s.weight, s.bias), s.epoch + 1) if s else (start_line, 0)
         (tr,), (te,) = R.losses_at(cfg, [line[0]], [line[1]])
-        done = (s.epoch + 1) if s else 0
+        span = None if hist else (min(tr, te) / 1000, 3 * max(tr, te))
+        points = FINAL_POINTS if final else max(LIVE_POINTS * done // cfg.epochs, 10)
+        figures = training_figure(R.loss_bands(hist, max(len(hist), 1)), cfg.epochs, arrays, true_line, line,
+                                  bool(hist), span, points)
+        return {"done": done, "line": line, "losses": (tr, te), "figures": figures}
+
+    def finished(run: dict) -> dict:
+        """The finished run's frame, its report and its path figures (built once: see finished_view)."""
+        hist = run["history"]
+        said = R.report(cfg, hist)
+        return frame(hist, final=True) | {"report": said, "path": path_figures(hist, said) if len(hist) > 2 else None}
+
+    def path_figures(hist: list, said: R.Report) -> tuple:
+        """The path of (weight, bias) over the loss surface, and its last fifth zoomed in."""
+        ws, bs = [s.weight for s in hist] + [w], [s.bias for s in hist] + [b]
+        pad_w, pad_b = 0.2 * (max(ws) - min(ws)) + 0.05, 0.2 * (max(bs) - min(bs)) + 0.05
+        surface = R.loss_surface(cfg, (min(ws) - pad_w, max(ws) + pad_w), (min(bs) - pad_b, max(bs) + pad_b),
+                                 SURFACE_GRID)
+        cycle = (said.cycle.onset, said.cycle.period) if said.cycle else None  # drawn once, not once a lap
+        return path_figure(surface, hist, true_line, cfg.loss.upper(), hist[int(0.8 * (len(hist) - 1))].epoch, cycle)
+
+    def draw(run: dict, final: bool) -> None:
+        """One update: the progress bar, the four numbers of the line drawn and both panels."""
+        view = finished_view(run, finished) if final else frame(run["history"])
+        line, (tr, te), done = view["line"], view["losses"], view["done"]
         progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}")
         with numbers.container(horizontal=True, gap="medium"):  # in a row; on a phone they wrap two by two
-            m = [st.container(width="content") for _ in range(4)]
-            m[0].metric("weight", f"{line[0]:.4f}", f"true {w:g}", delta_color="off", delta_arrow="off")
-            m[1].metric("bias", f"{line[1]:.4f}", f"true {b:g}", delta_color="off", delta_arrow="off")
-            m[2].metric("train loss", R.fmt(tr), help="of the line drawn, after the last step")
-            m[3].metric("test loss", R.fmt(te), help="of the line drawn, after the last step")
+            st.metric("weight", f"{line[0]:.4f}", f"true {w:g}", delta_color="off", delta_arrow="off", width="content")
+            st.metric("bias", f"{line[1]:.4f}", f"true {b:g}", delta_color="off", delta_arrow="off", width="content")
+            st.metric("train loss", R.fmt(tr), help="of the line drawn, after the last step", width="content")
+            st.metric("test loss", R.fmt(te), help="of the line drawn, after the last step", width="content")
         run["draws"] = run.get("draws", 0) + 1
         tag = "final" if final else run["draws"]  # one key a run for the final chart: a repeat is sent by reference
-        bands = R.loss_bands(hist, 1000 if final else LIVE_POINTS)
-        span = None if hist else (min(tr, te) / 1000, 3 * max(tr, te))
-        losses, fit = training_figure(bands, cfg.epochs, arrays, true_line, line, bool(hist), span, typed=not final)
-        with loss_chart.container():
-            show_figure(losses, key=f"live_loss_{tag}")
-        with line_chart.container():
-            show_figure(fit, key=f"live_line_{tag}")
+        with loss_chart:  # an st.empty: each frame replaces the last
+            show_figure(view["figures"][0], key=f"live_loss_{tag}")
+        with line_chart:
+            show_figure(view["figures"][1], key=f"live_line_{tag}")
 
-    run = st.session_state.get("regression_run")
+    run = settle(st.session_state.get("regression_run"))  # a run a click on Stop interrupted is "stopped"
     if start:
-        run = {"config": cfg, "device": dev, "engine": engine, "history": [], "state": "running", "seconds": 0.0}
-        st.session_state["regression_run"] = run
-        every = 1 if engine == "eager" else 10
-        pace = 5.0 / cfg.epochs if slow else 0.0
-        frame = tick = 0  # chart redraws and progress updates so far, each at fixed fractions of the run
-        clock = time.perf_counter()
-        for snap in R.train(cfg, dev, every=every, engine=engine):
-            run["history"].append(snap)
-            if pace:
-                run["seconds"] += time.perf_counter() - clock
-                time.sleep(pace * every)  # slow motion is not training time
-                clock = time.perf_counter()
-            done = snap.epoch + 1
-            if done == cfg.epochs:
-                break  # the final frame is drawn below, with the whole history
-            # a budget per run, not a wall-clock cadence: a slower server sends no more frames
-            if done * LIVE_FRAMES // cfg.epochs > frame:
-                frame = done * LIVE_FRAMES // cfg.epochs
-                run["seconds"] += time.perf_counter() - clock
-                draw(run)  # a click on Stop interrupts the script at its next st.* call: here,
-                clock = time.perf_counter()
-            elif done * TICKS // cfg.epochs > tick:
-                tick = done * TICKS // cfg.epochs
-                run["seconds"] += time.perf_counter() - clock
-                progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}")  # or here
-                clock = time.perf_counter()
-        run["seconds"] += time.perf_counter() - clock
-        run["state"] = "diverged" if run["history"][-1].diverged else "done"
-    elif run is not None and run["state"] == "running":
-        run["state"] = "stopped"  # the previous run was interrupted by Stop (or another control)
+        run = st.session_state["regression_run"] = {"config": cfg, "device": dev, "engine": engine}
+        snapshots = R.train(cfg, dev, every=1 if engine == "eager" else 10, engine=engine)
+        train_live(run, snapshots, cfg.epochs, draw,
+                   lambda done: progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}"),
+                   slow_seconds=5.0 if slow else 0.0)
 
     if run is not None and (run["config"], run["device"]) == (cfg, dev) and run["history"]:
         draw(run, final=True)
-        last = run["history"][-1]
-        said = R.report(cfg, run["history"])
+        last, said = run["history"][-1], finished_view(run, finished)["report"]
         note.caption(said.numbers)  # right under the four numbers
         if said.phases:
             st.caption(said.phases)
@@ -154,7 +146,7 @@ with train_tab:
     else:
         if run is not None:
             st.info("The settings changed since the last run: press Train.")
-        draw({"history": []})
+        draw({"history": []}, final=False)
         note.caption(f"Before training: nn.Linear(1, 1) as seed {cfg.seed} initialises it, "
                                     "and its losses on the data (the dashed line).")
 
@@ -236,21 +228,17 @@ with device_tab:
 run = st.session_state.get("regression_run")
 if run is not None and (run["config"], run["device"]) == (cfg, dev) and len(run["history"]) > 2:
     st.subheader("The path of (weight, bias)")
-    hist = run["history"]
-    ws = [s.weight for s in hist] + [w]
-    bs = [s.bias for s in hist] + [b]
-    pad_w, pad_b = 0.2 * (max(ws) - min(ws)) + 0.05, 0.2 * (max(bs) - min(bs)) + 0.05
-    surface = st.cache_data(max_entries=64)(R.loss_surface)(
-        cfg, (min(ws) - pad_w, max(ws) + pad_w), (min(bs) - pad_b, max(bs) + pad_b))
-    zoom_from = hist[int(0.8 * (len(hist) - 1))].epoch
-    path, zoom = path_figure(surface, hist, true_line, cfg.loss.upper(), zoom_from)
+    hist, view = run["history"], finished_view(run, finished)  # built once, with the run's other figures
     panels = st.columns(2)  # stacked full width on a phone
     with panels[0]:
-        show_figure(path, key="path_chart")
+        show_figure(view["path"][0], key="path_chart")
     with panels[1]:
-        show_figure(zoom, key="path_zoom_chart")
+        show_figure(view["path"][1], key="path_zoom_chart")
+    cycle = view["report"].cycle
     st.caption(f"Each epoch moves (weight, bias) one step downhill over the {cfg.loss.upper()} training-loss "
-               "surface; the zoom shows the last fifth of the run.")
+               "surface; the zoom shows the last fifth of the run." + (
+                   f" From epoch {cycle.onset} it goes round the same {cycle.period} points until the end: "
+                   "that loop is drawn once." if cycle else ""))
     e1, e2 = st.columns(2)
     # built when clicked, not on every rerun of the page (a 5000-epoch history is ~25 ms of work)
     e1.download_button("History as CSV", lambda: R.history_csv(cfg, hist), file_name="history.csv", mime="text/csv",

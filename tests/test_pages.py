@@ -310,8 +310,13 @@ def test_regression_page_train_stop_and_step(app):
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["weight"], metrics["bias"]) == ("0.6968", "0.3025")
     assert any("Trained 1000 epochs" in s.value for s in at.success)
-    live = traces(at, 0)
-    assert len(live["train loss"]["x"]) == 1000 and live["train loss"]["y"][0] == pytest.approx(0.5552, abs=5e-5)
+    # the final chart: decimated (its envelope keeps every epoch's loss, the minimum and the last)
+    from test_regression import assert_chart_draws_the_run, typed
+    from nnviz.figures.regression import FINAL_POINTS
+    live, hist = traces(at, 0), at.session_state["regression_run"]["history"]
+    assert typed(live["train loss"]["y"])[0] == pytest.approx(0.5552, abs=5e-5)
+    for name, key in (("train loss", "train_loss"), ("test loss", "test_loss")):
+        assert_chart_draws_the_run(figure(at, 0), name, [getattr(s, key) for s in hist], FINAL_POINTS)
     assert any(b.label == "History as CSV" for b in at.get("download_button"))
     # Stop on a run that was still going (as a click mid-run leaves it) keeps what it learned
     run = at.session_state["regression_run"]

@@ -309,6 +309,85 @@ def test_no_global_random_state_is_used():
 REG = "pages/regression.py"
 
 
+def typed(a) -> np.ndarray:
+    """An array of a figure's JSON: a list, or plotly's base64 typed array {"dtype", "bdata"}."""
+    import base64
+
+    if isinstance(a, dict):
+        return np.frombuffer(base64.b64decode(a["bdata"]), dtype=np.dtype(a["dtype"]).newbyteorder("<"))
+    return np.asarray(a, dtype=float)
+
+
+def assert_chart_draws_the_run(fig: dict, name: str, values, points: int) -> None:
+    """The loss chart draws `name` (one line, or an upper and a lower phase) in at most about `points`
+    points per line, from the run's own per-epoch `values`: it starts at epoch 0's value and ends at
+    the last epoch, reaches the run's minimum and maximum, and every epoch's value lies inside what
+    it draws within one bucket's width of that epoch (the envelope bounds the whole history)."""
+    lines = {t["name"]: t for t in fig["data"]}
+    upper, lower = lines[name], lines.get(f"{name}, lower phase", lines[name])
+    x, hi, lo = typed(upper["x"]).astype(int), typed(upper["y"]), typed(lower["y"])
+    assert np.array_equal(typed(lower["x"]), x) and np.all(np.diff(x) > 0)
+    v = np.asarray(values, dtype=np.float64)  # (n,) one per epoch
+    n = len(v)
+    assert len(x) <= points + 2 < n  # decimated
+    assert x[0] == 0 and x[-1] == n - 1
+    assert hi[0] == pytest.approx(v[0], rel=1e-6) and lo[0] == pytest.approx(v[0], rel=1e-6)
+    assert lo[-1] * (1 - 1e-6) <= v[-1] <= hi[-1] * (1 + 1e-6)
+    assert lo.min() == pytest.approx(v.min(), rel=1e-6) and hi.max() == pytest.approx(v.max(), rel=1e-6)
+    width = -(-n // (points // 2))  # epochs per bucket, at most
+    for e in range(n):
+        near = (x >= e - width) & (x <= e + width)
+        assert lo[near].min() * (1 - 1e-6) <= v[e] <= hi[near].max() * (1 + 1e-6), e
+
+
+def test_live_loop_draws_a_budget_per_run_and_times_training_only(monkeypatch):
+    """train_live redraws at LIVE_FRAMES - 1 fixed fractions of the run and updates the progress at
+    the TICKS fractions between them, whatever the time each epoch takes; run["seconds"] counts the
+    epochs' time, not the drawing nor the slow-motion pauses (a fake clock: no timing here). What a
+    finished run shows is built once, and again only if the run changed."""
+    from types import SimpleNamespace
+
+    from nnviz.ui import live
+
+    now, slept, frames, ticks = [0.0], [], [], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(live, "time", SimpleNamespace(perf_counter=lambda: now[0], sleep=sleep))
+
+    def snapshots(n: int, diverge_at: int = -1):
+        for e in range(n):
+            now[0] += 1.0 + (e % 7)  # epochs of uneven length
+            yield SimpleNamespace(epoch=e, diverged=e == diverge_at)
+
+    def draw(run: dict, final: bool) -> None:
+        now[0] += 100.0
+        frames.append((run["history"][-1].epoch + 1, final, run["state"]))
+
+    def progress(done: int) -> None:
+        now[0] += 100.0
+        ticks.append(done)
+
+    run = live.train_live({"config": "kept"}, snapshots(1000), 1000, draw, progress, slow_seconds=5.0)
+    assert frames == [(100 * j, False, "running") for j in range(1, live.LIVE_FRAMES)]
+    assert ticks == [d for d in range(20, 1000, 20) if d % 100]  # TICKS = 50, none beside a frame
+    assert run["state"] == "done" and len(run["history"]) == 1000 and run["config"] == "kept"
+    assert run["seconds"] == pytest.approx(sum(1.0 + e % 7 for e in range(1000)))
+    assert sum(slept) == pytest.approx(5.0)
+    frames.clear()
+    run = live.train_live({}, snapshots(1000, diverge_at=250), 1000, draw, progress)
+    assert [f[0] for f in frames] == [100, 200] and run["state"] == "diverged" and len(run["history"]) == 251
+    assert live.settle(run)["state"] == "diverged" and live.settle(None) is None
+    assert live.settle({"state": "running"})["state"] == "stopped"  # a click on Stop left it running
+    built = []
+    view = live.finished_view(run, lambda r: built.append(len(r["history"])) or {"n": len(r["history"])})
+    assert live.finished_view(run, lambda r: built.append(-1) or {}) is view and built == [251]  # kept
+    run["history"], run["state"] = run["history"][:100], "running"  # as a test or a Stop leaves it
+    assert live.finished_view(live.settle(run), lambda r: {"n": len(r["history"])}) == {"n": 100}  # rebuilt
+
+
 def _widget_keys_in_order(node, want: set[str]) -> list[str]:
     """Widget keys in the order the page's element tree lays them out (what a phone stacks)."""
     out = []
@@ -377,9 +456,16 @@ def test_page_final_losses_agree_with_the_exported_script(app, tmp_path):
 
 
 def test_page_mse_text_is_true_for_the_run(app):
+    from conftest import figure
+    from nnviz.figures.regression import FINAL_POINTS
     at = app(REG, loss_fn="mse")
     at.button(key="train").click().run()
     assert not at.exception
+    hist = at.session_state["regression_run"]["history"]
+    fig = figure(at, 0)
+    assert {t["name"] for t in fig["data"]} == {"train loss", "test loss"}  # smooth: one line each
+    for name, key in (("train loss", "train_loss"), ("test loss", "test_loss")):
+        assert_chart_draws_the_run(fig, name, [getattr(s, key) for s in hist], FINAL_POINTS)
     body = " ".join(md.value for md in at.markdown)
     assert "shrink into the minimum" not in body and "steps shrink" not in body
     assert "Not converged" in body and "weight is 0.6480" in body
@@ -411,3 +497,15 @@ def test_two_panel_charts_are_two_figures_that_can_stack_on_a_phone(app):
     assert "model" in {t["name"] for t in shown[1]["data"]}
     i = next(i for i, f in enumerate(shown) if any(t["type"] == "contour" for t in f["data"]))
     assert "zoom" in shown[i + 1]["layout"]["annotations"][0]["text"]  # the path, then its zoom
+    # the default L1 run ends in a 2-cycle: its loop is drawn once, and no step of the run is missing
+    hist = at.session_state["regression_run"]["history"]
+    steps = {((p.weight, p.bias), (s.weight, s.bias)) for p, s in zip(hist, hist[1:])}
+    drawn, hovers = set(), []
+    for t in shown[i]["data"]:
+        if t["name"] == "path":
+            xy = list(zip(typed(t["x"]).tolist(), typed(t["y"]).tolist()))
+            drawn |= set(zip(xy, xy[1:]))
+            hovers.append(t["hovertemplate"])
+    f32 = {tuple(tuple(float(np.float32(v)) for v in point) for point in step) for step in steps}
+    assert f32 <= drawn and len(drawn) < 200 < len(hist)  # every step drawn, the repeats once
+    assert any("then every 2 epochs until the end (epoch 999)" in h for h in hovers)

@@ -19,13 +19,20 @@ PANEL_HEIGHT = 340  # px: one panel of a two-panel chart (side by side, or stack
 PANEL_TOP = 82  # px: top margin of a training panel, two rows of legend (also at a projector's type size)
 
 
-# What the regression figures use of plotly_white (the shared template): its layout's look, without
-# the per-trace-type defaults and the colour scales of 3-D scenes, maps and polar plots that no trace
-# here uses. Same picture, about 7 KB less in each figure sent to the browser (a live frame carries two).
-_LEAN = go.layout.Template(layout={k: v for k, v in pio.templates["plotly_white"].layout.to_plotly_json().items()
-                                   if k in ("font", "paper_bgcolor", "plot_bgcolor", "xaxis", "yaxis", "hoverlabel",
-                                            "hovermode", "colorway", "title", "annotationdefaults",
-                                            "shapedefaults", "autotypenumbers")})
+FINAL_POINTS = 300  # points per loss line on the finished run's chart (about two a pixel on a half-width panel)
+
+
+def _look(axis: dict) -> dict:
+    return {k: v for k, v in axis.items() if k in ("gridcolor", "linecolor", "ticks", "zerolinecolor", "zerolinewidth")}
+
+
+# What the regression figures use of plotly_white (the shared template): its colours, without the
+# per-trace-type defaults, colour scales and colourway (every trace here names its colours) and without
+# what _base sets anyway (hovermode, axis margins and title offsets). Same picture, about 7.5 KB less in
+# each figure sent to the browser (a live frame carries two).
+_WHITE = pio.templates["plotly_white"].layout.to_plotly_json()
+_LEAN = go.layout.Template(layout={**{k: _WHITE[k] for k in ("font", "paper_bgcolor", "plot_bgcolor", "hoverlabel")},
+                                   "xaxis": _look(_WHITE["xaxis"]), "yaxis": _look(_WHITE["yaxis"])})
 
 
 def _lean(fig: go.Figure) -> go.Figure:
@@ -33,19 +40,60 @@ def _lean(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def _short(values: Sequence[float | None], digits: int = 5) -> list[float | None]:
-    """Values as the browser needs them (`digits` significant digits, far finer than a pixel or a
-    hover label): about half the JSON of a float's full repr."""
-    return [None if v is None else float(f"{v:.{digits}g}") for v in values]
+def _f4(values) -> np.ndarray:
+    """Values as the browser needs them: float32, which plotly sends as a base64 typed array
+    (about 5.5 bytes a value, against 8 to 20 for a JSON number)."""
+    return np.asarray(values, dtype=np.float32)
+
+
+def _ints(values) -> np.ndarray:
+    """Whole numbers (epochs) in the smallest typed array that holds them: 2 bytes each up to 65535."""
+    v = np.asarray(values, dtype=np.int64)
+    return v.astype(np.uint16 if len(v) == 0 or (v.min() >= 0 and v.max() < 2 ** 16) else np.int32)
+
+
+def decimate(x: Sequence[int], upper: Sequence[float], lower: Sequence[float], points: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A loss band (see nnviz.regression.loss_bands) cut to at most about `points` points per line,
+    keeping what a pixel shows: the first and last points, and in each bucket of consecutive epochs
+
+    - one line (upper == lower): its min and its max, in epoch order, so a ripple or a bump keeps
+      its height and the line passes through the run's minimum;
+    - two lines (two phases): the bucket's max of the upper and min of the lower, at its last epoch.
+
+    Either way the result's envelope bounds every value it replaces. Returns (epochs, upper, lower)."""
+    x, hi, lo = np.asarray(x, dtype=np.int64), np.asarray(upper, dtype=np.float64), np.asarray(lower, dtype=np.float64)
+    n = len(x)
+    one = np.array_equal(hi, lo, equal_nan=True)
+    buckets = max(points // 2 if one else points - 1, 1)
+    if n <= points or n < 3:
+        return x, hi, lo
+    edges = np.linspace(1, n, buckets + 1).astype(np.int64)  # bucket i: indices edges[i]..edges[i+1]-1; index 0 alone
+    starts, ends = edges[:-1], edges[1:]
+    starts, ends = starts[ends > starts], ends[ends > starts]
+    if one:
+        with np.errstate(invalid="ignore"):  # nan (an empty test set): fmax/fmin skip it
+            keep = [0, n - 1]
+            for a, b in zip(starts, ends):
+                seg = hi[a:b]
+                if np.isnan(seg).all():
+                    keep.append(a)
+                    continue
+                keep += [a + int(np.nanargmin(seg)), a + int(np.nanargmax(seg))]
+        keep = np.unique(keep)
+        return x[keep], hi[keep], lo[keep]
+    up = np.fmax.reduceat(hi, starts)  # (buckets,)
+    down = np.fmin.reduceat(lo, starts)  # (buckets,)
+    return (np.concatenate([x[:1], x[ends - 1]]), np.concatenate([hi[:1], up]), np.concatenate([lo[:1], down]))
 
 
 def _data_traces(fig: go.Figure, X_train, y_train, X_test, y_test, true_line, row: int, col: int,
                  short: bool = False) -> None:
     """The data and the true line; `short`: the legend says "true line" (the equation in the hover),
     for a narrow panel."""
-    fig.add_trace(go.Scatter(x=_short(X_train), y=_short(y_train), mode="markers", name="training data",
+    fig.add_trace(go.Scatter(x=_f4(X_train), y=_f4(y_train), mode="markers", name="training data",
                              marker=dict(color=TRAIN_COLOUR, size=7)), row=row, col=col)
-    fig.add_trace(go.Scatter(x=_short(X_test), y=_short(y_test), mode="markers", name="test data",
+    fig.add_trace(go.Scatter(x=_f4(X_test), y=_f4(y_test), mode="markers", name="test data",
                              marker=dict(color=TEST_COLOUR, size=7, symbol="square")), row=row, col=col)
     xs = list(X_train) + list(X_test)
     lo, hi = min(xs), max(xs)
@@ -56,37 +104,32 @@ def _data_traces(fig: go.Figure, X_train, y_train, X_test, y_test, true_line, ro
                              line=dict(color="#555", dash="dot", width=2)), row=row, col=col)
 
 
-def _positive(values: Sequence[float], typed: bool = False):
-    """The values a log axis can show (0 and below become gaps). `typed`: as a float32 array, which
-    plotly sends as base64 (about 5 bytes a value, and no Python loop to build); else a short list."""
-    if typed:
-        v = np.asarray(values, dtype=np.float32)
-        return np.where(v > 0, v, np.nan)
-    return _short([v if v > 0 else None for v in values])
+def _positive(values) -> np.ndarray:
+    """The values a log axis can show (0 and below become gaps), as float32."""
+    v = _f4(values)
+    return np.where(v > 0, v, np.float32(np.nan))
 
 
 def training_figure(bands: dict, epochs: int, data: tuple, true_line: tuple[float, float],
                     line: tuple[float, float], trained: bool, loss_range: tuple[float, float] | None = None,
-                    typed: bool = False) -> tuple[go.Figure, go.Figure]:
+                    points: int = FINAL_POINTS) -> tuple[go.Figure, go.Figure]:
     """The training chart's two panels, as two figures (so that a page can put them in two columns,
     which stack full width on a phone instead of squeezing two plots into one narrow figure).
 
     First: train and test loss against epoch (log scale); `bands` maps each loss to (epochs, upper,
     lower) and a loss whose edges differ is drawn as two thin lines, its two phases; the train loss on top.
+    Each line is cut to about `points` points (decimate(): the envelope is kept), sent as typed arrays.
     `loss_range`: (lo, hi) for the loss axis while there is nothing to draw on it.
-    Second: the data, the true line and the model's line (w, b) = `line`, trained or not yet.
-    `typed`: the loss curves as typed arrays (a live frame: smallest over the websocket)."""
-    return _loss_figure(bands, epochs, loss_range, typed), _line_figure(data, true_line, line, trained)
+    Second: the data, the true line and the model's line (w, b) = `line`, trained or not yet."""
+    return _loss_figure(bands, epochs, loss_range, points), _line_figure(data, true_line, line, trained)
 
 
-def _loss_figure(bands: dict, epochs: int, loss_range: tuple[float, float] | None, typed: bool = False) -> go.Figure:
+def _loss_figure(bands: dict, epochs: int, loss_range: tuple[float, float] | None, points: int) -> go.Figure:
     fig = go.Figure()  # no title: the axes say what it is, and a narrow panel keeps its height for the plot
     for name, colour in (("test loss", TEST_COLOUR), ("train loss", TRAIN_COLOUR)):  # train drawn last, on top
-        x, upper, lower = bands.get(name, ([], [], []))
-        same = upper == lower
-        if typed:
-            x = np.asarray(x, dtype=np.int32)
-        upper, lower = _positive(upper, typed), _positive(lower, typed)
+        x, upper, lower = decimate(*bands.get(name, ([], [], [])), points)
+        same = np.array_equal(upper, lower, equal_nan=True)
+        x, upper, lower = _ints(x), _positive(upper), _positive(lower)
         if same:
             fig.add_trace(go.Scatter(x=x, y=upper, name=name, mode="lines",
                                      line=dict(color=colour, width=2.5)))
@@ -154,13 +197,17 @@ def step_figure(data: tuple, true_line: tuple[float, float], weight: float, bias
     fig.update_yaxes(title_text="y (target)")
     fig = _base(fig, height=420)
     fig.update_layout(hovermode="closest")
-    return fig
+    return _lean(fig)
 
 
 def path_figure(surface: tuple, history: Sequence, true_line: tuple[float, float], loss_name: str,
-                zoom_from: int) -> tuple[go.Figure, go.Figure]:
+                zoom_from: int, cycle: tuple[int, int] | None = None) -> tuple[go.Figure, go.Figure]:
     """Two figures (two columns on a page, stacked on a phone): the path of (weight, bias) over the
-    training-loss contours, and the same path from epoch `zoom_from` on, zoomed in."""
+    training-loss contours, and the same path from epoch `zoom_from` on, zoomed in.
+
+    `cycle`: (onset epoch, period) where the run ends repeating a cycle of positions (one snapshot per
+    epoch; nnviz.regression.find_cycle): the cycle is drawn once, as a closed loop whose points say
+    in their hover that they repeat to the end, instead of hundreds of copies of the same segments."""
     w, b, z = (np.asarray(a, dtype=np.float32) for a in surface)  # float32 as computed: sent as typed arrays
     full = make_subplots(rows=1, cols=1, subplot_titles=(f"(weight, bias) over the {loss_name} loss surface",))
     full.add_trace(go.Contour(x=w, y=b, z=z, ncontours=30, colorscale="Viridis", showscale=False,
@@ -168,11 +215,7 @@ def path_figure(surface: tuple, history: Sequence, true_line: tuple[float, float
                               hovertemplate="weight %{x:.3f}<br>bias %{y:.3f}<br>loss %{z:.4f}<extra></extra>"))
     zoom = make_subplots(rows=1, cols=1, subplot_titles=(f"zoom: epochs {zoom_from}–{history[-1].epoch}",))
     for fig, part, size in ((full, history, 3), (zoom, [s for s in history if s.epoch >= zoom_from], 5)):
-        fig.add_trace(go.Scatter(x=np.array([s.weight for s in part], dtype=np.float32),
-                                 y=np.array([s.bias for s in part], dtype=np.float32), mode="lines+markers",
-                                 name="path", line=dict(color=MODEL_COLOUR, width=1.5), marker=dict(size=size),
-                                 hovertemplate="epoch %{customdata}<br>weight %{x:.5f}<br>bias %{y:.5f}<extra></extra>",
-                                 customdata=np.array([s.epoch for s in part], dtype=np.int32)))
+        _path_traces(fig, part, cycle, history[-1].epoch, size)
         fig.add_trace(go.Scatter(x=[true_line[0]], y=[true_line[1]], mode="markers", name="true (weight, bias)",
                                  marker=dict(symbol="star", size=16, color="#000")))
     full.add_trace(go.Scatter(x=[history[0].weight], y=[history[0].bias], mode="markers", name="after epoch 0",
@@ -185,6 +228,26 @@ def path_figure(surface: tuple, history: Sequence, true_line: tuple[float, float
         fig.update_layout(hovermode="closest")
         out.append(_lean(fig))
     return out[0], out[1]
+
+
+def _path_traces(fig: go.Figure, part: Sequence, cycle: tuple[int, int] | None, last: int, size: int) -> None:
+    """The path through the snapshots `part`: up to the cycle's onset, then the cycle once (closed)."""
+    hover = "epoch %{customdata}<br>weight %{x:.5f}<br>bias %{y:.5f}<extra></extra>"
+    pieces = [(part, hover, True)]
+    if cycle is not None:
+        onset, period = cycle
+        before = [s for s in part if s.epoch <= onset]  # up to the cycle's first point, to join it
+        loop = [s for s in part if s.epoch >= onset][:period + 1]  # once round, back to where it began
+        loop = loop if len(loop) == period + 1 else [s for s in part if s.epoch >= onset]
+        again = f"epoch %{{customdata}}, then every {period} epochs until the end (epoch {last})<br>"
+        pieces = [(before, hover, True), (loop, again + "weight %{x:.5f}<br>bias %{y:.5f}<extra></extra>", not before)]
+    for snaps, template, legend in pieces:
+        if not snaps:
+            continue
+        fig.add_trace(go.Scatter(x=_f4([s.weight for s in snaps]), y=_f4([s.bias for s in snaps]),
+                                 mode="lines+markers", name="path", legendgroup="path", showlegend=legend,
+                                 line=dict(color=MODEL_COLOUR, width=1.5), marker=dict(size=size),
+                                 hovertemplate=template, customdata=_ints([s.epoch for s in snaps])))
 
 
 def timing_figure(timings: Sequence) -> go.Figure:

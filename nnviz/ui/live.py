@@ -1,0 +1,73 @@
+"""The live-training loop shared by the pages that train a model while the student watches."""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterable
+
+LIVE_FRAMES = 10  # chart redraws per run, the final one included, whatever the epochs and the server's speed
+TICKS = 50  # progress updates per run: a few hundred bytes each, and where a click on Stop is seen
+
+
+def train_live(run: dict, snapshots: Iterable[Any], epochs: int, draw: Callable[[dict, bool], None],
+               progress: Callable[[int], None], slow_seconds: float = 0.0, frames: int = LIVE_FRAMES,
+               ticks: int = TICKS) -> dict:
+    """Run a training while the page draws it, and fill `run` as it goes.
+
+    `snapshots` yields objects with an `epoch` (0-based) and a `diverged` flag, in order; each is
+    appended to run["history"]. The charts are redrawn (draw(run, False)) when the run crosses each
+    of `frames` - 1 fixed fractions of `epochs` and the progress (progress(epochs done)) at each of
+    `ticks`: a budget per run, not a wall-clock cadence, so a slower server sends no more frames.
+    The last frame is the caller's: draw(run, True) once this returns (and on every rerun of the
+    finished run). Each draw or progress call is a Streamlit call, where a click on Stop interrupts
+    the script (runner.fastReruns); run["state"] then stays "running" (see settle()).
+
+    `slow_seconds`: slow motion, about that many seconds of pauses over the whole run.
+    run["seconds"] counts training only: neither drawing nor the slow-motion pauses.
+    run["state"] ends "done", or "diverged" if the last snapshot says so. Returns `run`."""
+    run.update(history=[], state="running", seconds=0.0)
+    history = run["history"]
+    frame = tick = done_before = 0  # redraws and progress updates so far; epochs done at the last snapshot
+    clock = time.perf_counter()
+
+    def pause(call: Callable[[], None]) -> None:
+        """Run `call` (drawing or sleeping) off the training clock."""
+        nonlocal clock
+        run["seconds"] += time.perf_counter() - clock
+        call()
+        clock = time.perf_counter()
+
+    for snap in snapshots:
+        history.append(snap)
+        done = snap.epoch + 1
+        if slow_seconds:
+            pause(lambda: time.sleep(slow_seconds * (done - done_before) / epochs))
+        done_before = done
+        if done >= epochs or snap.diverged:
+            break  # the final frame is the caller's, with the whole history
+        if done * frames // epochs > frame:
+            frame, tick = done * frames // epochs, done * ticks // epochs  # a frame shows the progress too
+            pause(lambda: draw(run, False))  # a click on Stop interrupts the script here,
+        elif done * ticks // epochs > tick:
+            tick = done * ticks // epochs
+            pause(lambda: progress(done))  # or here
+    run["seconds"] += time.perf_counter() - clock
+    run["state"] = "diverged" if history and history[-1].diverged else "done"
+    return run
+
+
+def settle(run: dict | None) -> dict | None:
+    """A run found still "running" when the script starts again was interrupted (Stop, or any other
+    control touched mid-run): it becomes "stopped", keeping what it learned. Returns `run`."""
+    if run is not None and run.get("state") == "running":
+        run["state"] = "stopped"
+    return run
+
+
+def finished_view(run: dict, build: Callable[[dict], dict]) -> dict:
+    """build(run): what a page shows of a finished run (figures, report), built once and kept in the
+    run, so that a rerun (any widget touched) does not rebuild it from the whole history. Rebuilt
+    only if the run's history or state changed since."""
+    key = (len(run["history"]), run["state"])
+    if run.get("view_key") != key:
+        run["view"], run["view_key"] = build(run), key
+    return run["view"]
