@@ -353,6 +353,7 @@ def test_shown_script_prints_the_same_final_numbers(cfg, tmp_path):
     assert float(got[2]) == pytest.approx(last.train_loss, rel=1e-5)
     assert float(got[3]) == pytest.approx(last.test_loss, rel=1e-5)
     assert (float(got[4]), float(got[5])) == (round(last.train_accuracy, 4), round(last.test_accuracy, 4))
+    assert got[0] == C.final_line(last)  # the same float32 arithmetic on the same CPU: the same digits
 
 
 # --- CUDA ----------------------------------------------------------------------------------------
