@@ -22,7 +22,7 @@ from .controls import ChoiceSpec, FloatSpec, IntSpec, NumberListSpec
 LOGITS = NumberListSpec("Logits (one per class)", -50, 50, (2.0, 1.0, 0.1), 3, 5)
 TEMPERATURE = FloatSpec("Temperature T", 0.05, 20.0, 1.0, 0.05)
 TARGET = IntSpec("True class", 0, 4, 0)  # the page clamps it to len(logits) - 1
-Z_RANGE = FloatSpec("Logit range ±", 10.0, 1000.0, 100.0, 10.0)
+Z_RANGE = FloatSpec("Logit range ±", 10.0, 1000.0, 120.0, 10.0)  # 120: both float32 failures (16.6, 104) on screen
 DTYPE = ChoiceSpec("Precision", ("float32", "float64"), "float32")
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}

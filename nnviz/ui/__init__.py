@@ -2,7 +2,7 @@
 from .frame import (code_expander, controls_area, device, frame, intro, notice, presenting, require_frame,
                     show_figure)
 from .live import finished_view, settle, train_live
-from .widgets import multiselect, number, numbers, select, slider, toggle
+from .widgets import multiselect, number, numbers, select, slider, tabs, toggle
 
 __all__ = ["code_expander", "controls_area", "device", "finished_view", "frame", "intro", "multiselect", "notice", "number", "numbers", "presenting", "require_frame",
-           "select", "settle", "show_figure", "slider", "toggle", "train_live"]
+           "select", "settle", "show_figure", "slider", "tabs", "toggle", "train_live"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 class PageEntry:
     path: str  # script under pages/; its file name is its URL path
     title: str  # the page's heading on the home page
-    nav: str  # its short label in the top navigation (all five fit at 1024 px in presentation mode)
+    nav: str  # its short label in the top navigation (all of them fit at 1024 px in presentation mode)
     icon: str
     summary: str  # one line for the home page: what a student learns there
 
@@ -26,4 +26,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/regression.py", "Train a regression", "Regression", ":material/model_training:",
               "The training loop made visible: forward pass, loss, zero_grad, backward, optimizer step, "
               "live on the device you pick, or one line at a time."),
+    PageEntry("pages/logits.py", "Logits and classification", "Logits", ":material/category:",
+              "Why classification losses take raw scores (float32's sigmoid rounds to 1 at z = 16.6), why "
+              "cross-entropy beats squared error there, and a network trained live to bend around XOR."),
 )

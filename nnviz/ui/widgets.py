@@ -133,3 +133,10 @@ def numbers(spec: NumberListSpec, key: str, where: Any = st, **kwargs: Any) -> t
     except BadValue as e:
         notice(f"{spec.label}: {inert(value)} could not be used ({e}); using {spec.text(spec.default) or 'none'}.")
         return spec.default
+
+
+def tabs(spec: ChoiceSpec, key: str, default: str | None = None) -> list:
+    """Tabs bound to the URL (`?key=<label>`): only the open tab's content needs computing (each tab's
+    `.open`); a link names the tab a page opens on. `default` overrides the spec's default."""
+    _raw(key, spec)
+    return st.tabs(list(spec.choices), default=default or spec.default, key=key, bind="query-params")
