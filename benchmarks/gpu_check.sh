@@ -2,7 +2,7 @@
 # The checks that need an NVIDIA GPU, as one prepared run (the device tool's machine has torch but
 # not streamlit/plotly, so the page tests are left out and conftest is not loaded).
 #   bash benchmarks/gpu_check.sh [OUTDIR]
-# Writes pytest.log, bench_cuda.log, bench_cpu.log and checks.log under OUTDIR (default ./gpu-out).
+# Writes pytest.log, bench_cuda.log, bench_cpu.log, bench_clf_*.log and checks.log under OUTDIR (default ./gpu-out).
 set -u -o pipefail
 out=${1:-gpu-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH=.
@@ -30,6 +30,25 @@ with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
     f.write(R.script(R.RegressionConfig(), "cuda"))
 r = subprocess.run([sys.executable, f.name], capture_output=True, text=True, timeout=60)
 print("exported script on cuda: rc", r.returncode, r.stdout.strip().splitlines()[-2:], r.stderr[-500:])
+try:
+    from nnviz import classification as C
+except ImportError:
+    C = None
+if C is not None:
+    for hidden in ((), (8,)):
+        cfg = C.ClassifierConfig(hidden=hidden)
+        a = list(C.train(cfg, "cpu", every=cfg.epochs))[-1]
+        b = list(C.train(cfg, "cuda", every=cfg.epochs))[-1]
+        print(f"classifier xor hidden={hidden}: cpu test acc {a.test_accuracy:.3f} loss {a.test_loss:.5f} | "
+              f"cuda test acc {b.test_accuracy:.3f} loss {b.test_loss:.5f}")
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(C.script(C.ClassifierConfig(), "cuda"))
+    r = subprocess.run([sys.executable, f.name], capture_output=True, text=True, timeout=60)
+    print("classifier script on cuda: rc", r.returncode, r.stdout.strip().splitlines()[-1:], r.stderr[-500:])
 PY
 timeout 150 $PY benchmarks/bench_regression.py --device cuda --reps 5 2>&1 | tee "$out/bench_cuda.log"
 timeout 60 $PY benchmarks/bench_regression.py --device cpu --reps 5 2>&1 | tee "$out/bench_cpu.log"
+if [ -f benchmarks/bench_classification.py ]; then
+  timeout 120 $PY benchmarks/bench_classification.py --device cuda --reps 5 2>&1 | tee "$out/bench_clf_cuda.log"
+  timeout 90 $PY benchmarks/bench_classification.py --device cpu --reps 5 --threads 1 2>&1 | tee "$out/bench_clf_cpu.log"
+fi

@@ -138,6 +138,7 @@ def test_exports():
 def test_default_l1_run_alternates_and_the_chart_draws_both_phases():
     """The classic run ends hopping between two lines; the loss chart draws each loss as a band whose
     edges are the float64 losses of those two lines, the train loss on top, and says so in a line."""
+    pytest.importorskip("plotly")  # the GPU machine has torch but no plotly
     from nnviz.figures.regression import training_figure
     cfg = R.RegressionConfig()
     hist = list(R.train(cfg, every=1))
@@ -214,6 +215,7 @@ def test_a_smooth_run_reports_no_phases_and_no_bump():
 
 
 def test_timing_chart_leaves_room_for_its_labels():
+    pytest.importorskip("plotly")  # the GPU machine has torch but no plotly
     from nnviz.figures.regression import timing_figure
     rows = [R.Timing("cpu", "eager", 250e-6, 0.7, 0.3), R.Timing("cuda", "eager", 90e-6, 0.7, 0.3)]
     fig = timing_figure(rows)
