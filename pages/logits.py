@@ -1,4 +1,6 @@
 """Logits and classification losses: why losses take raw scores, and a classifier trained live."""
+import math
+
 import streamlit as st
 
 from nnviz import classification as C
@@ -32,7 +34,7 @@ TRY = (  # (label, icon, the classifier's settings): linear separability, made v
     ("XOR with one hidden layer of 8 tanh units", ":material/gesture:", {"data": "xor", "hidden": "8", "clf_act": "tanh"}),
     ("Circles with ReLU, two hidden layers", ":material/radio_button_unchecked:",
      {"data": "circles", "hidden": "8, 8", "clf_act": "relu"}),
-    ("Two moons, MSE-free: cross-entropy", ":material/dark_mode:", {"data": "moons", "clf_loss": "ce"}),
+    ("Two moons, CrossEntropyLoss on two logits", ":material/dark_mode:", {"data": "moons", "clf_loss": "ce"}),
 )
 
 # === Why losses take logits ======================================================================
@@ -60,6 +62,13 @@ if why_tab.open:
             m[0].metric("BCELoss: σ(z) = 1, loss 100, gradient 0", f"z ≥ {one:.4g}", border=True)
             m[1].metric("softmax form: gradient inf", f"z ≥ {ce_grad:.4g}", border=True)
             m[2].metric("softmax form: loss inf", f"z ≥ {ce_inf:.4g}", border=True)
+            off = [(what, z) for what, z in (("σ(z) is exactly 1", one), ("the softmax form's gradient is inf", ce_grad),
+                                             ("its loss is inf", ce_inf)) if z > sweep.z[-1]]
+            if off:  # a failure the chart cannot mark: say where it is and how to bring it on screen
+                need = min(math.ceil(max(z for _, z in off) / G.Z_RANGE.step) * G.Z_RANGE.step, G.Z_RANGE.max)
+                st.info(f"Beyond this chart's ±{z_range:g}, so not marked on it: "
+                        + "; ".join(f"{what} from z = {z:.4g}" for what, z in off)
+                        + f". Set the logit range to {need:g} to see {'it' if len(off) == 1 else 'them'}.")
             early = points["bce_grad_clamped"]
             st.markdown(
                 f"The true class is 0 and the network gives class 1 the logit $z$: to the right of 0 it is "
@@ -79,7 +88,7 @@ if why_tab.open:
         st.subheader("From logits to probabilities")
         sm = cache(G.softmax)(tuple(logits), temperature)
         show_figure(softmax_figure(sm), key="softmax_chart")
-        st.markdown(sm.caption if hasattr(sm, "caption") else "")
+        st.markdown(sm.caption)
 
         st.subheader("The gradient is p − y")
         g = cache(G.gradient)(tuple(logits), target)
@@ -118,7 +127,7 @@ if clf_tab.open:
         SLOW = BoolSpec("Slow motion (about 5 s per run)", False)
         settings, main = controls_area()
         with settings:
-            data = select(C.DATA, "data", format_func=C.DATASETS.get)
+            data = select(C.DATA, "data")  # no format_func: the URL holds the shown label, the spec the key
             noise = slider(C.NOISE, "clf_noise")
             n = slider(C.N, "clf_n")
             hidden = numbers(C.HIDDEN, "hidden")
