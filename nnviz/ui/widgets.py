@@ -30,8 +30,9 @@ def _raw(key: str, spec: Any) -> list[str] | None:
     except BadValue as e:
         keep = spec.usable(raw) if isinstance(spec, MultiChoiceSpec) else []
         _forget(key, keep)
+        default = spec.text(spec.default) or "none" if isinstance(spec, NumberListSpec) else _fmt(spec.default)
         notice(f"The link's {_shown(key, raw)} could not be used ({e}); using "
-               + (_fmt(keep) if keep else f"the default, {_fmt(spec.default)}") + ".")
+               + (_fmt(keep) if keep else f"the default, {default}") + ".")
         return keep or None
     return raw
 
