@@ -24,9 +24,10 @@ intro(
 PART = ChoiceSpec("Part", ("Why losses take logits", "Train a classifier"), "Why losses take logits")
 CLASSIFIER_KEYS = ("data", "hidden", "clf_noise", "clf_n", "clf_act", "clf_loss", "clf_opt", "clf_lr", "clf_epochs",
                    "clf_seed", "slow_clf")
-# a link that sets the classifier's controls opens on its tab
+# a link that sets the classifier's controls opens on its tab (written into the link, so that the tab
+# stays open when those controls return to their defaults and leave the URL)
 opens = PART.choices[1] if any(k in st.query_params for k in CLASSIFIER_KEYS) else None
-why_tab, clf_tab = tabs(PART, "part", default=opens)
+why_tab, clf_tab = tabs(PART, "part", opens=opens)
 cache = st.cache_data(max_entries=256)
 GRID = 50  # decision-region lattice: 50 x 50 probabilities per frame (10 KB as float32)
 TRY = (  # (label, icon, the classifier's settings): linear separability, made visible
@@ -59,7 +60,8 @@ if why_tab.open:
             one, ce_grad, ce_inf = (points["sigmoid_rounds_to_one"], points["ce_grad_nonfinite"],
                                     points["softmax_underflows"])
             m = st.columns(3)
-            m[0].metric("BCELoss: σ(z) = 1, loss 100, gradient 0", f"z ≥ {one:.4g}", border=True)
+            m[0].metric("BCELoss: loss 100, gradient 0", f"z ≥ {one:.4g}", border=True,
+                        help=f"From here sigmoid(z) is exactly 1 in {dtype}.")
             m[1].metric("softmax form: gradient inf", f"z ≥ {ce_grad:.4g}", border=True)
             m[2].metric("softmax form: loss inf", f"z ≥ {ce_inf:.4g}", border=True)
             off = [(what, z) for what, z in (("σ(z) is exactly 1", one), ("the softmax form's gradient is inf", ce_grad),
