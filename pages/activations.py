@@ -117,6 +117,13 @@ st.markdown(
     "is *dead* (solid in the strip). LeakyReLU, ELU and GELU keep a little slope on that side: small "
     "(hatched), but not 0, so such a unit can still recover."
 )
+# where this lesson is shown on another page, a link that opens it with the settings filled in
+st.page_link("pages/vanishing.py", icon=":material/trending_down:",
+             label="Sigmoid's slope is at most 0.25: see what 30 layers of it do to a gradient",
+             query_params={"act": "sigmoid", "init": "matched", "depth": "30"})
+st.page_link("pages/logits.py", icon=":material/category:",
+             label="Saturation slows learning: squared error on a sigmoid output, against cross-entropy",
+             query_params={"part": "Why losses take logits"})
 for name in names:
     act = A.ACTIVATIONS[name]
     f, df = st.columns(2)  # side by side on a wide screen; on a phone they stack, so each fits its width

@@ -111,6 +111,9 @@ if why_tab.open:
             + (f"; from $z = {sat.slow_from_z:.2f}$ (shaded) it is below 1% of cross-entropy's" if sat.slow_from_z
                else "") + ", exactly where the prediction is most wrong. Cross-entropy's gradient $\\sigma(z)$ "
             "grows towards 1 there.")
+        st.page_link("pages/activations.py", icon=":material/show_chart:",
+                     label="Sigmoid's slope and where it saturates: the activation page",
+                     query_params={"fn": "sigmoid"})
 
         st.subheader("A common bug: softmax before CrossEntropyLoss")
         d = cache(G.double_softmax)(tuple(logits), target)

@@ -106,6 +106,9 @@ st.markdown(
     r"(and Smooth L1, which is Huber divided by $\delta$ with $\beta = \delta$) is quadratic near 0 "
     "and linear beyond, a middle ground."
 )
+st.page_link("pages/regression.py", icon=":material/model_training:",
+             label="L1's pull never shrinks: watch a training run hop around the minimum",
+             query_params={"loss_fn": "l1"})
 
 # --- Who dominates --------------------------------------------------------------------------------
 st.subheader("Who dominates the loss and its gradient")

@@ -195,6 +195,9 @@ with step_tab:
     if cfg.loss == "l1":
         st.caption("Under L1 the gradient is the mean of sign(error) × x: it does not shrink near the "
                    "minimum, so with a fixed learning rate the line ends up stepping back and forth.")
+        st.page_link("pages/losses.py", icon=":material/scatter_plot:",
+                     label="Why: L1's pull on each point is ±1 however near, MSE's shrinks (the force plot)",
+                     query_params={"loss": ["l1", "mse"]})
 
 # --- Devices ------------------------------------------------------------------------------------
 with device_tab:

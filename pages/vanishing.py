@@ -151,6 +151,9 @@ st.markdown(
 )
 st.latex(r"\Big\|\frac{\partial L}{\partial W_1}\Big\| \;\approx\; \Big\|\frac{\partial L}{\partial W_1}\Big\|_{\text{depth }1}"
          r"\prod_{l=2}^{L}\sqrt{\sigma_w^2\,E[f'(z_l)^2]}")
+st.page_link("pages/activations.py", icon=":material/show_chart:",
+             label=f"See the slope of {', '.join(acts)}: how large it gets, and where it fades",
+             query_params={"fn": acts})
 
 st.subheader("What fixes it")
 st.markdown(
