@@ -140,8 +140,8 @@ class NumberListSpec:
                 value = int(item) if self.integer else float(item)
             except ValueError:
                 raise BadValue(self.expected()) from None
-            if not math.isfinite(value) or not self.min <= value <= self.max:
-                raise BadValue(self.expected())
+            if not self.min <= value <= self.max or not math.isfinite(value):  # range first: a huge int
+                raise BadValue(self.expected())  # overflows math.isfinite (and nan fails the range)
             out.append(value)
         return tuple(out)
 

@@ -283,14 +283,16 @@ def test_regions_cover_exactly_the_failing_z(dtype):
 
 
 def test_default_sweep_tells_the_float32_story():
-    """The default screen (float32, ±100): BCE stuck at 100 with gradient 0 from z = 16.64, the naive
-    CE gradient +inf from z = 88.72 (its loss stays finite up to 103.97, out of range)."""
+    """The default screen (float32, ±120): BCE stuck at 100 with gradient 0 from z = 16.64, the naive
+    CE gradient +inf from z = 88.72, and from 103.97 its loss +inf and its gradient nan (all on screen)."""
     s = G.sweep()
-    assert (s.dtype, s.z_range) == ("float32", 100.0)
+    assert (s.dtype, s.z_range) == ("float32", 120.0)
     kinds = {(r.curve, r.quantity, r.kind): (r.lo, r.hi) for rs in s.regions.values() for r in rs if r.lo > 0}
-    assert kinds[("bce_naive", "loss", "clamped")] == (pytest.approx(16.6355, abs=1e-4), 100.0)
+    assert kinds[("bce_naive", "loss", "clamped")] == (pytest.approx(16.6355, abs=1e-4), 120.0)
     assert kinds[("bce_naive", "grad", "zero_grad")][0] == pytest.approx(16.6355, abs=1e-4)
-    assert kinds[("ce_naive", "grad", "inf")] == (pytest.approx(88.7228, abs=1e-4), 100.0)
+    assert kinds[("ce_naive", "grad", "inf")] == (pytest.approx(88.7228, abs=1e-4), pytest.approx(103.972, abs=1e-3))
+    assert kinds[("ce_naive", "grad", "nan")] == (pytest.approx(103.972, abs=1e-3), 120.0)  # past the loss's inf
+    assert kinds[("ce_naive", "loss", "inf")] == (pytest.approx(103.972, abs=1e-3), 120.0)
 
 
 # --- 3. the gradient is p - y --------------------------------------------------------------------
