@@ -70,6 +70,12 @@ CASES = [
      {"act": ["mish", "gelu", "selu", "sigmoid"], "width": "128", "depth": "50", "norm": "batchnorm",
       "residual": "true", "dtype": "float64", "init": "kaiming_normal"},
      lambda at, i: at.slider(key="init_seed").set_value(100 + i)),
+    ("logits: change temperature", "pages/logits.py", {},
+     lambda at, i: at.slider(key="temperature").set_value(1.5 + 0.5 * i)),
+    ("logits: change the logit range (a new sweep)", "pages/logits.py", {},
+     lambda at, i: at.slider(key="z_range").set_value(200.0 + 10 * i)),
+    ("logits classifier: change noise (untrained regions)", "pages/logits.py", {"part": "Train a classifier"},
+     lambda at, i: at.slider(key="clf_noise").set_value(0.15 + 0.01 * i)),
 ]
 
 
@@ -104,6 +110,25 @@ def main() -> None:
     p, b = statistics.median(page_times), statistics.median(bare_times)
     print(f"\nregression, default 1000-epoch run (cpu): page rerun with Train {p * 1000:.0f}ms, "
           f"bare seed-note loop {b * 1000:.0f}ms, difference {1000 * (p - b):.0f}ms (drawing, snapshots, page)")
+
+    from bench_classification import bare as bare_classifier
+    from nnviz.classification import ClassifierConfig, make_data
+
+    cfg = ClassifierConfig()
+    data = make_data(cfg)
+    page_times, bare_times = [], []
+    for _ in range(a.reps):
+        at = open_page("pages/logits.py", part="Train a classifier")
+        t0 = time.perf_counter()
+        at.button(key="train_clf").click().run()
+        page_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        bare_classifier(cfg, data, "cpu")
+        bare_times.append(time.perf_counter() - t0)
+    p, b = statistics.median(page_times), statistics.median(bare_times)
+    print(f"logits classifier, default {cfg.epochs}-epoch run (cpu): page rerun with Train {p * 1000:.0f}ms "
+          f"({cfg.epochs / p:.0f} epochs/s), bare loop of the same network {b * 1000:.0f}ms "
+          f"({cfg.epochs / b:.0f} epochs/s): drawing, 11 decision-region grids, snapshots, page")
 
 
 if __name__ == "__main__":
