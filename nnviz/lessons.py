@@ -1,0 +1,571 @@
+"""Predict, then reveal: each page's questions as data, answered by the core functions that draw its figures.
+
+A Question names its page, what the student is asked, the page settings (URL values) it opens
+with, and a `compute` that turns those settings, parsed with the page's own control specs
+(PAGE_SPECS), into an Answer through the same core calls the page makes. Nothing here is a
+hard-coded answer: every value and every number in an explanation is computed live. judge()
+says whether a guess was close and explains with those numbers. No Streamlit: the UI lives in
+pages/ and nnviz/ui.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+import torch
+
+from . import activations as A
+from . import classification as C
+from . import logits as G
+from . import losses as L
+from . import regression as R
+from . import vanishing as V
+from .controls import MultiChoiceSpec, Spec
+
+PAGES = ("activations", "losses", "vanishing", "regression", "logits")  # page file stems under pages/
+KINDS = ("number", "log10", "choice")  # a float guess, an order-of-magnitude guess, one of `choices`
+ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")  # URL-safe: a link opens a page at ?q=<id>
+
+
+def _activation_specs() -> dict[str, Spec]:
+    specs: dict[str, Spec] = {"fn": A.FN, "xmin": A.XMIN, "xmax": A.XMAX, "sat": A.SATURATION, "x": A.POINT}
+    for name, act in A.ACTIVATIONS.items():  # bound by the page as A.param_key(name, p), while name is shown
+        for p, spec in act.params.items():
+            specs[A.param_key(name, p)] = spec
+    return specs
+
+
+# page -> {URL key: the core spec its widget is built from}. Only controls whose spec lives in the core;
+# page-local ones (the logits page's part tabs, slow motion, the CUDA engine) and the frame's (device,
+# present) are not question settings. tests/test_lessons.py checks this against the pages' widget calls.
+PAGE_SPECS: Mapping[str, Mapping[str, Spec]] = MappingProxyType({
+    "activations": MappingProxyType(_activation_specs()),
+    "losses": MappingProxyType({
+        "loss": L.LOSS, "outliers": L.OUTLIERS, "outlier_size": L.OUTLIER_SIZE, "noise": L.NOISE,
+        "data_seed": L.SEED, "delta": L.DELTA, "beta": L.BETA}),
+    "vanishing": MappingProxyType({
+        "act": V.ACT, "depth": V.DEPTH, "width": V.WIDTH, "init": V.INIT, "std": V.STD,
+        "residual": V.RESIDUAL, "norm": V.NORM, "dtype": V.DTYPE, "init_seed": V.SEED}),
+    "regression": MappingProxyType({
+        "w": R.W, "b": R.B, "y_noise": R.NOISE, "n": R.N, "split": R.SPLIT, "loss_fn": R.LOSS,
+        "opt": R.OPT, "lr": R.LR, "epochs": R.EPOCHS, "seed": R.SEED}),
+    "logits": MappingProxyType({
+        "logits": G.LOGITS, "temperature": G.TEMPERATURE, "target": G.TARGET, "z_range": G.Z_RANGE,
+        "logit_dtype": G.DTYPE, "data": C.DATA, "clf_noise": C.NOISE, "clf_n": C.N, "hidden": C.HIDDEN,
+        "clf_act": C.ACT, "clf_loss": C.LOSS, "clf_opt": C.OPT, "clf_lr": C.LR, "clf_epochs": C.EPOCHS,
+        "clf_seed": C.SEED}),
+})
+
+Settings = Mapping[str, "str | list[str]"]
+Params = Mapping[str, Any]
+
+
+def _raw(value: str | list[str] | tuple[str, ...]) -> list[str]:
+    """A settings value as the list of raw URL values a spec parses."""
+    return [value] if isinstance(value, str) else list(value)
+
+
+def page_params(page: str, settings: Settings) -> dict[str, Any]:
+    """Every control of `page` as the page would read it: the settings' URL values parsed with the
+    page's specs (a bad key or value raises ValueError, BadValue included), the rest at their defaults."""
+    if page not in PAGE_SPECS:
+        raise ValueError(f"unknown page {page!r}; expected one of {', '.join(PAGES)}")
+    specs = PAGE_SPECS[page]
+    unknown = [k for k in settings if k not in specs]
+    if unknown:
+        raise ValueError(f"the {page} page binds no control {', '.join(map(repr, unknown))}")
+    out = {}
+    for key, spec in specs.items():
+        if key in settings:
+            out[key] = spec.parse(_raw(settings[key]))
+        else:
+            out[key] = list(spec.default) if isinstance(spec, MultiChoiceSpec) else spec.default
+    return out
+
+
+@dataclass(frozen=True)
+class Answer:
+    value: float | str  # the number (for "log10": the quantity itself, > 0) or the right choice
+    shown: str  # value as the explanation and the verdict write it
+    text: str  # why, in one or two sentences built from the computed numbers
+    numbers: Mapping[str, float] = field(default_factory=dict)  # every number `text` quotes, by name
+    settings: Mapping[str, str | list[str]] = field(default_factory=dict)  # page settings that show the answer
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "numbers", MappingProxyType(dict(self.numbers)))
+        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    close: bool  # within the question's tolerance (for "choice": the right one)
+    guess: float | str  # the guess as judged
+    value: float | str  # the answer's value
+    off: float | None  # "number": (guess - value) / |value|; "log10": decades, log10(guess / value); "choice": None
+    text: str  # the verdict and the answer's explanation, quoting the computed value
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str  # unique, URL-safe: ?q=<id> opens the page at this question
+    page: str  # one of PAGES (the page file stem)
+    prompt: str  # asked before the figure (or the trace that answers it) is shown
+    kind: str  # one of KINDS
+    compute: Callable[[Params], Answer] = field(repr=False)  # page params (page_params) -> the answer
+    choices: tuple[str, ...] = ()  # for kind "choice"
+    settings: Mapping[str, str | list[str]] = field(default_factory=dict, hash=False)  # URL values it opens with
+    unit: str = ""  # of a "number" answer, for the input's label ("%", "outliers")
+    tolerance: float = 0.1  # "number": relative (0.1 = within 10 %); "log10": decades; unused for "choice"
+
+    def __post_init__(self) -> None:
+        if not ID_PATTERN.match(self.id):
+            raise ValueError(f"question id {self.id!r} is not URL-safe (lower case words joined by -)")
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.id}: kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if (self.kind == "choice") != bool(self.choices):
+            raise ValueError(f"{self.id}: choices are for kind 'choice', and it needs them")
+        if self.kind != "choice" and not (math.isfinite(self.tolerance) and self.tolerance > 0):
+            raise ValueError(f"{self.id}: the tolerance must be a positive number")
+        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+        page_params(self.page, self.settings)  # every key bound by the page, every value valid
+
+    def params(self) -> dict[str, Any]:
+        """The page's controls as the question's settings set them (the rest at their defaults)."""
+        return page_params(self.page, self.settings)
+
+    def answer(self) -> Answer:
+        """The answer, computed (once per process: the computations are pure) from the core."""
+        return _answer(self.id, self.page, tuple(sorted((k, tuple(_raw(v))) for k, v in self.settings.items())),
+                       self.compute)
+
+    def judge(self, guess: float | str) -> Verdict:
+        """Close or not, by how much, and why. A guess of the wrong type raises ValueError."""
+        a = self.answer()
+        if self.kind == "choice":
+            if guess not in self.choices:
+                raise ValueError(f"the guess must be one of {', '.join(self.choices)}")
+            close = guess == a.value
+            head = (f"Yes: {a.shown}." if close else f"You chose {guess}; the answer is {a.shown}.")
+            return Verdict(close, guess, a.value, None, f"{head} {a.text}")
+        g = _number(guess)
+        v = float(a.value)
+        if self.kind == "log10":
+            if g <= 0:
+                raise ValueError("the guess must be a positive number (a power of ten such as 1e-3)")
+            off = math.log10(g) - math.log10(v)
+            close = abs(off) <= self.tolerance
+            size = f"{abs(off):.1f} orders of magnitude {'above' if off > 0 else 'below'}"
+            within = f"within {self.tolerance:g} order{'s' * (self.tolerance != 1)} of magnitude"
+            shown_guess = f"{g:.2g}"
+        else:
+            off = (g - v) / abs(v) if v != 0 else g - v
+            close = abs(off) <= self.tolerance
+            size = (f"{100 * abs(off):.0f}% {'above' if off > 0 else 'below'}" if v != 0
+                    else f"{abs(off):.3g} {'above' if off > 0 else 'below'}")
+            within = f"within {100 * self.tolerance:g}%" if v != 0 else f"within {self.tolerance:g}"
+            shown_guess = f"{g:.6g}"
+        unit = f" {self.unit}" if self.unit else ""
+        if off == 0:
+            head = f"Your guess is the answer, {a.shown}{unit}: close."
+        else:
+            head = (f"Your guess, {shown_guess}{unit}, is {size} the answer, {a.shown}{unit}: "
+                    + (f"close ({within})." if close else f"not close (close is {within})."))
+        return Verdict(close, g, v, off, f"{head} {a.text}")
+
+
+def _number(guess: Any) -> float:
+    if isinstance(guess, bool):
+        raise ValueError("the guess must be a number")
+    try:
+        g = float(guess)
+    except (TypeError, ValueError):
+        raise ValueError("the guess must be a number") from None
+    if not math.isfinite(g):
+        raise ValueError("the guess must be a finite number")
+    return g
+
+
+@functools.lru_cache(maxsize=128)
+def _answer(qid: str, page: str, settings: tuple, compute: Callable[[Params], Answer]) -> Answer:
+    """One computation per (question, settings): every student asked the same question shares it."""
+    return compute(page_params(page, {k: list(v) for k, v in settings}))
+
+
+# --- helpers the questions share -------------------------------------------------------------------
+
+def _act_params(p: Params) -> dict[str, dict[str, Any]]:
+    """The activation page's per-function parameters, as compute_curves takes them."""
+    return {name: {q: p[A.param_key(name, q)] for q in act.params} for name, act in A.ACTIVATIONS.items()
+            if act.params}
+
+
+def _range(p: Params) -> tuple[float, float]:
+    """The x range the activation page plots (it swaps or widens a reversed or empty one)."""
+    lo, hi = p["xmin"], p["xmax"]
+    if lo >= hi:
+        lo, hi = (hi, lo) if lo > hi else (lo - 1.0, hi + 1.0)
+    return lo, hi
+
+
+def _curves(p: Params, names: tuple[str, ...]) -> dict[str, A.Curve]:
+    lo, hi = _range(p)
+    return {c.name: c for c in A.compute_curves(names, _act_params(p), lo, hi, p["sat"])}
+
+
+def _loss_data(p: Params) -> L.Data:
+    return L.make_data(p["outliers"], p["outlier_size"], p["noise"], p["data_seed"])
+
+
+def _vanishing(p: Params, act: str, init: str | None = None) -> V.Sweep:
+    return V.sweep(act, p["depth"], p["width"], init or p["init"], p["std"], p["residual"], p["norm"], p["dtype"],
+                   p["init_seed"])
+
+
+def _depth_ratio(s: V.Sweep, depth: int) -> float:
+    """The first layer's gradient norm at `depth` over its value at depth 1 (geometric means over seeds)."""
+    first, deep = s.first_mean[0], s.first_mean[s.depths.index(depth)]
+    if not (first > 0 and math.isfinite(first) and deep > 0 and math.isfinite(deep)):
+        raise ValueError(f"{s.act}: the gradient is 0 or not finite at these settings; no ratio to ask about")
+    return deep / first
+
+
+def _config(p: Params) -> R.RegressionConfig:
+    return R.RegressionConfig(weight=p["w"], bias=p["b"], noise=p["y_noise"], n=p["n"], split=p["split"],
+                              loss=p["loss_fn"], optimizer=p["opt"], lr=p["lr"], epochs=p["epochs"], seed=p["seed"])
+
+
+# --- activations ---------------------------------------------------------------------------------
+
+def _sigmoid_max_slope(p: Params) -> Answer:
+    c = _curves(p, ("sigmoid",))["sigmoid"]
+    x = c.peak_from
+    s = A.evaluate("sigmoid", torch.tensor([x]))[0].item()  # sigma(x) where the slope peaks
+    return Answer(c.peak, f"{c.peak:.4g}",
+                  f"Autograd's slope of nn.Sigmoid peaks at x = {x:.3g} with {c.peak:.4g}: σ'(x) = σ(x)(1 − σ(x)) "
+                  f"and σ({x:.3g}) = {s:.3g}, so σ' = {s:.3g} × {1 - s:.3g}. A sigmoid layer passes on at most "
+                  f"{c.peak:.4g} of the gradient that reaches it.",
+                  {"max_slope": c.peak, "at_x": x, "sigmoid_there": s})
+
+
+MINUS_FOUR = ("sigmoid", "tanh", "relu", "leaky_relu")  # the choices of act-most-gradient-at-minus-4
+
+
+def _most_gradient(p: Params) -> Answer:
+    x0 = p["x"]
+    points = A.inspect_point(MINUS_FOUR, _act_params(p), x0)
+    slopes = {pt.name: pt.dy for pt in points}
+    ranked = sorted(slopes, key=lambda n: abs(slopes[n]), reverse=True)
+    best, second = ranked[0], ranked[1]
+    dead = [n for n in MINUS_FOUR if slopes[n] == 0]
+    text = (f"At x = {x0:g} autograd gives " + ", ".join(f"{n}' = {slopes[n]:.3g}" for n in MINUS_FOUR)
+            + f". {best} lets the most gradient through"
+            + (f", {abs(slopes[best] / slopes[second]):.3g} times as much as {second}." if slopes[second]
+               else ".")
+            + (f" {' and '.join(dead)}'s slope is exactly 0 there: a unit stuck there gets no gradient at all."
+               if dead else ""))
+    return Answer(best, best, text, {f"slope_{n}": slopes[n] for n in MINUS_FOUR} | {"x": x0})
+
+
+def _tanh_over_sigmoid(p: Params) -> Answer:
+    c = _curves(p, ("sigmoid", "tanh"))
+    t, s = c["tanh"], c["sigmoid"]
+    ratio = t.peak / s.peak
+    return Answer(ratio, f"{ratio:.3g}",
+                  f"tanh's largest slope is {t.peak:.4g} (at x = {t.peak_from:.3g}) and sigmoid's {s.peak:.4g} "
+                  f"(at x = {s.peak_from:.3g}): tanh is {ratio:.3g} times steeper. tanh(x) = 2σ(2x) − 1 is sigmoid "
+                  "stretched twice as tall and squeezed twice as narrow, and each doubles the slope.",
+                  {"tanh_peak": t.peak, "sigmoid_peak": s.peak, "ratio": ratio})
+
+
+# --- losses --------------------------------------------------------------------------------------
+
+def _mse_slope(p: Params) -> Answer:
+    data = _loss_data(p)
+    mse = L.fit_line(data, "mse", p["delta"], p["beta"])
+    l1 = L.fit_line(data, "l1", p["delta"], p["beta"])
+    k, n = sum(data.outlier), len(data.x)
+    return Answer(mse.slope, f"{mse.slope:.3g}",
+                  f"Least squares puts the slope at {mse.slope:.3g}, against the clean line's {L.TRUE_SLOPE:g}; "
+                  f"L1's fit stays at {l1.slope:.3g}. The {k} outliers are {k} of {n} points, but they sit at the "
+                  f"right end about {p['outlier_size']:g} below the line, and MSE squares their residuals: tilting "
+                  "the line down towards them costs the clean points less than it saves on the outliers.",
+                  {"mse_slope": mse.slope, "l1_slope": l1.slope, "clean_slope": L.TRUE_SLOPE, "outliers": k,
+                   "points": n})
+
+
+def _l1_gives_way(p: Params) -> Answer:
+    sw = L.outlier_sweep(p["outlier_size"], p["noise"], p["data_seed"])
+    k = sw.l1_gives_way
+    if k is None:
+        raise ValueError("L1 never gives way at these settings; no count to ask about")
+    n = L.N_CLEAN + k
+    mse = (f"MSE's slope gave way already at {sw.mse_gives_way}." if sw.mse_gives_way is not None
+           else "MSE's never did.")
+    before = (f"it was {sw.l1[k - 1]:.3f} with {k - 1} outliers and " if k > 0 else "")
+    return Answer(float(k), f"{k}",
+                  f"L1's slope first leaves {L.GIVE_WAY} of the clean {L.TRUE_SLOPE:g} at {k} outliers: "
+                  f"{before}{sw.l1[k]:.3f} with {k}. {mse} {k} of {n} points ({100 * k / n:.0f}%) is fewer than half, "
+                  "but all of them sit at the right end, where each pulls hardest on the slope.",
+                  {"gives_way": k, "slope_before": sw.l1[k - 1] if k > 0 else math.nan, "slope_at": sw.l1[k],
+                   "mse_gives_way": sw.mse_gives_way if sw.mse_gives_way is not None else math.nan,
+                   "points": n}, {"outliers": str(k)})
+
+
+def _mse_outlier_share(p: Params) -> Answer:
+    data = _loss_data(p)
+    if not any(data.outlier):
+        raise ValueError("no outliers at these settings; no share to ask about")
+    mse = 100 * L.outlier_share(data, "mse", data.true_line, p["delta"], p["beta"])["grad"]
+    l1 = 100 * L.outlier_share(data, "l1", data.true_line, p["delta"], p["beta"])["grad"]
+    k, n = sum(data.outlier), len(data.x)
+    return Answer(mse, f"{mse:.3g}",
+                  f"With the line on the clean line, the {k} outliers ({100 * k / n:.0f}% of the {n} points) make "
+                  f"{mse:.3g}% of MSE's pull on the slope, but {l1:.3g}% of L1's. Under MSE a point pulls in "
+                  "proportion to its residual (2r); under L1 every point pulls with the same force, sign(r).",
+                  {"mse_share": mse, "l1_share": l1, "outliers": k, "points": n})
+
+
+# --- vanishing -----------------------------------------------------------------------------------
+
+def _sigmoid_decades(p: Params) -> Answer:
+    act, depth = p["act"][0], p["depth"]
+    s = _vanishing(p, act)
+    r = _depth_ratio(s, depth)
+    first, deep = s.first_mean[0], s.first_mean[s.depths.index(depth)]
+    slope = sum(s.stats["dact_mean"]) / len(s.stats["dact_mean"])
+    return Answer(r, f"{r:.2g}",
+                  f"The first layer's gradient norm is {first:.3g} in a one-layer network and {deep:.3g} at depth "
+                  f"{depth} (geometric mean of {V.N_SEEDS} seeds, {s.init} init): {r:.2g} times as large, "
+                  f"{-math.log10(r):.1f} orders of magnitude smaller. Each of the {depth - 1} extra layers multiplies "
+                  f"it by about {r ** (1 / (depth - 1)):.3g}; the mean slope |f'(z)| of the {act} units is "
+                  f"{slope:.3g}.",
+                  {"ratio": r, "decades": -math.log10(r), "first_depth1": first, "first_deep": deep,
+                   "per_layer": r ** (1 / (depth - 1)), "mean_slope": slope})
+
+
+def _per_layer(p: Params) -> Answer:
+    act, depth = p["act"][0], p["depth"]
+    s = _vanishing(p, act)
+    r = _depth_ratio(s, depth)
+    f = r ** (1 / (depth - 1))
+    peak = A.compute_curves((act,), {}, A.XMIN.default, A.XMAX.default)[0].peak
+    sw2 = V.init_variance(s.init, p["width"], p["width"])[0]
+    return Answer(f, f"{f:.3g}",
+                  f"From depth 1 to {depth} the first layer's gradient changes by {r:.2g}: {f:.3g} per extra layer "
+                  f"({r:.2g} to the power 1/{depth - 1}). {act}'s slope is never above {peak:.3g}, and with the "
+                  f"{s.init} init the weights' scale σ_w² = {sw2:.3g}: each layer multiplies the gradient by about "
+                  "the slope of its units, and those slopes are at most that peak.",
+                  {"per_layer": f, "ratio": r, "max_slope": peak, "sigma_w2": sw2})
+
+
+RELU_INITS = ("default", "xavier_normal", "kaiming_normal")  # the choices of van-relu-flat-init
+
+
+def _flat_init(p: Params) -> Answer:
+    act, depth = p["act"][0], p["depth"]
+    ratios = {i: _depth_ratio(_vanishing(p, act, i), depth) for i in RELU_INITS}
+    best = min(RELU_INITS, key=lambda i: abs(math.log10(ratios[i])))
+    sw2 = V.init_variance(best, p["width"], p["width"])[0]
+    d2 = V.gaussian_moments(act, 1.0)[1]  # E[f'(z)^2]; the same at any scale for ReLU
+    return Answer(best, best,
+                  f"The first layer's gradient at depth {depth} against depth 1, with {act}: "
+                  + ", ".join(f"{i} × {ratios[i]:.2g}" for i in RELU_INITS)
+                  + f". {best} keeps it flattest: it gives the weights σ_w² = {sw2:.3g}, and with {act}'s "
+                  f"E[f'(z)²] = {d2:.3g} each layer multiplies the gradient by about √({sw2:.3g} × {d2:.3g}) = "
+                  f"{math.sqrt(sw2 * d2):.3g}.",
+                  {f"ratio_{i}": ratios[i] for i in RELU_INITS} | {"sigma_w2": sw2, "dact2": d2},
+                  {"act": [act], "depth": str(depth), "init": best})
+
+
+# --- regression ----------------------------------------------------------------------------------
+
+def _weight_after(p: Params) -> Answer:
+    cfg = _config(p)
+    start = R.make_model(cfg.seed)
+    w0, b0 = start.weight.item(), start.bias.item()
+    data = R.make_data(cfg)
+    with torch.no_grad():
+        high = int((start(data.X_train) > data.y_train).sum())  # training points predicted too high at first
+    hist = list(R.train(cfg, every=1))
+    last = hist[-1]
+    low = min(hist, key=lambda s: s.weight)
+    why = (f" The weight fell to {low.weight:.4f} after epoch {low.epoch + 1} before it turned: at first every "
+           f"training point is predicted too high (the bias starts {b0 - cfg.bias:+.3f} off), so the loss pushes "
+           "the weight down along with the bias." if high == len(data.X_train) and low.weight < min(w0, last.weight)
+           else "")
+    return Answer(last.weight, f"{last.weight:.4f}",
+                  f"After {last.epoch + 1} epochs the weight is {last.weight:.4f} and the bias {last.bias:.4f}; they "
+                  f"started at {w0:.4f} and {b0:.4f} (nn.Linear(1, 1) after torch.manual_seed({cfg.seed})), and the "
+                  f"true line has {cfg.weight:g} and {cfg.bias:g}." + why,
+                  {"weight": last.weight, "bias": last.bias, "weight_start": w0, "bias_start": b0,
+                   "weight_lowest": low.weight, "epochs": last.epoch + 1, "too_high_at_start": high})
+
+
+def _first_grad(p: Params) -> Answer:
+    cfg = _config(p)
+    st = R.Stepper(cfg)
+    while R.LOOP[st.next_line][0] != "step":  # forward, loss, zero_grad, backward: the first backward done
+        st.advance()
+    gw, gb = st.grads()
+    w0, b0 = st.params()
+    pred, y = st.predictions(), st.data.y_train.flatten().tolist()
+    high = sum(a > t for a, t in zip(pred, y))
+    rule = ("the mean over the training points of sign(prediction − target) × x" if cfg.loss == "l1" else
+            "the mean over the training points of 2 (prediction − target) × x" if cfg.loss == "mse" else
+            "the mean over the training points of Huber's clipped error × x")
+    return Answer(gw, f"{gw:.4g}",
+                  f"After the first loss.backward() weight.grad = {gw:.4g} (bias.grad = {gb:.4g}). The model starts "
+                  f"at w = {w0:.4f}, b = {b0:.4f}; under {cfg.loss.upper()} weight.grad is {rule}. {high} of the "
+                  f"{len(y)} training points are predicted too high.",
+                  {"weight_grad": gw, "bias_grad": gb, "weight": w0, "bias": b0, "too_high": high,
+                   "points": len(y)})
+
+
+# --- logits --------------------------------------------------------------------------------------
+
+BCE_Z = 50.0  # the logit of logit-bce-at-50
+
+
+def _bce_at(p: Params) -> Answer:
+    dtype = p["logit_dtype"]
+    forms = G.evaluate([BCE_Z], dtype)
+    naive, exact, logit = forms["bce_naive"], forms["reference"], forms["bce_logits"]
+    s = G.sigmoid_of(BCE_Z, dtype)
+    loss, grad = naive.loss[0], naive.grad[0]
+    return Answer(loss, f"{loss:g}",
+                  f"In {dtype} sigmoid({BCE_Z:g}) = {s:g}, so BCELoss needs log(1 − {s:g}) = log 0 = −inf, which it "
+                  f"clamps at {G.BCE_LOG_FLOOR:g}: the loss is {loss:g} and its gradient {grad:g}. The exact loss "
+                  f"log(1 + e^{BCE_Z:g}) is {exact.loss[0]:.4g} with gradient {exact.grad[0]:.4g}, which "
+                  f"BCEWithLogitsLoss gives ({logit.loss[0]:.4g}): a confident mistake should push hard, not stop.",
+                  {"loss": loss, "grad": grad, "sigmoid": s, "exact_loss": exact.loss[0],
+                   "exact_grad": exact.grad[0], "logits_loss": logit.loss[0]})
+
+
+def _sigmoid_one(p: Params) -> Answer:
+    dtype = p["logit_dtype"]
+    pts = G.failure_points(dtype)
+    z = pts["sigmoid_rounds_to_one"]
+    eps = torch.finfo(G.DTYPES[dtype]).eps
+    return Answer(z, f"{z:.6g}",
+                  f"From z = {z:.6g}: there e^−z = {math.exp(-z):.3g}, no more than half the gap between 1 and the next "
+                  f"{dtype} number above it ({eps:.3g}), so 1 + e^−z rounds to 1 and σ(z) = 1/(1 + e^−z) is exactly 1. "
+                  f"From the same z BCELoss on the sigmoid returns {-G.BCE_LOG_FLOOR:g} with gradient 0.",
+                  {"z": z, "exp_minus_z": math.exp(-z), "eps": eps, "bce_clamped_from": pts["bce_clamped"]})
+
+
+def _softmax_underflow(p: Params) -> Answer:
+    dtype = p["logit_dtype"]
+    z = G.failure_points(dtype)["softmax_underflows"]
+    fi = torch.finfo(G.DTYPES[dtype])
+    smallest = fi.tiny * fi.eps  # the smallest positive (subnormal) number of the dtype
+    ce = G.evaluate([z], dtype)["ce_logits"].loss[0]
+    return Answer(z, f"{z:.6g}",
+                  f"From z = {z:.6g}: softmax([0, z])[0] = e^−z / (1 + e^−z), and e^−z = {math.exp(-z):.3g} is no more "
+                  f"than half the smallest positive {dtype} number ({smallest:.3g}), so it underflows to 0 and "
+                  f"−log 0 = inf. CrossEntropyLoss on the logits gives {ce:.6g} there, about z itself.",
+                  {"z": z, "exp_minus_z": math.exp(-z), "smallest": smallest, "ce_logits_loss": ce})
+
+
+def _ce_gradient(p: Params) -> Answer:
+    logits = p["logits"]
+    t = min(p["target"], len(logits) - 1)  # the page reads a class beyond the list as the last one
+    g = G.gradient(logits, t)
+    v = g.autograd[t]
+    others = ", ".join(f"class {k}: {g.autograd[k]:.3g}" for k in range(len(logits)) if k != t)
+    return Answer(v, f"{v:.3g}",
+                  f"Autograd gives dL/dz = {v:.3g} for the true class {t}: p − 1 with p = softmax(z)[{t}] = "
+                  f"{g.probs[t]:.3g}, so gradient descent raises its logit. Each wrong class gets its own "
+                  f"probability and is lowered ({others}); the loss is {g.loss:.3g}.",
+                  {"grad": v, "p_true": g.probs[t], "loss": g.loss}
+                  | {f"grad_{k}": g.autograd[k] for k in range(len(logits)) if k != t})
+
+
+def _mse_peak(p: Params) -> Answer:
+    sat = G.saturation()
+    s = 1 / (1 + math.exp(-sat.peak_z))
+    return Answer(sat.peak_z, f"{sat.peak_z:.3g}",
+                  f"MSELoss(sigmoid(z), 0) has |dL/dz| = 2σ(z)²(1 − σ(z)), largest at z = {sat.peak_z:.3g} "
+                  f"(σ = {s:.3g} there) on the page's grid. Beyond it the factor σ'(z) fades: from z = "
+                  f"{sat.slow_from_z:.3g} MSE's gradient is below {100 * sat.slow_ratio:g}% of cross-entropy's, "
+                  "whose gradient σ(z) keeps growing towards 1 the more wrong the prediction is.",
+                  {"peak_z": sat.peak_z, "sigmoid_there": s, "slow_from_z": sat.slow_from_z})
+
+
+# --- the registry --------------------------------------------------------------------------------
+
+_QUESTIONS = (
+    Question("act-sigmoid-max-slope", "activations",
+             "What is the largest slope f'(x) that sigmoid reaches, anywhere?", "number", _sigmoid_max_slope,
+             settings={"fn": ["sigmoid"]}),
+    Question("act-most-gradient-at-minus-4", "activations",
+             "At x = -4, which of these lets the most gradient through (the largest |f'(x)|)?", "choice",
+             _most_gradient, choices=MINUS_FOUR, settings={"fn": list(MINUS_FOUR), "x": "-4"}),
+    Question("act-tanh-vs-sigmoid-slope", "activations",
+             "How many times steeper than sigmoid is tanh, each at its steepest?", "number", _tanh_over_sigmoid,
+             settings={"fn": ["sigmoid", "tanh"]}, unit="times"),
+    Question("loss-mse-slope", "losses",
+             f"The clean points lie on a line of slope {L.TRUE_SLOPE:g}; 3 outliers sit far below its right end. "
+             "What slope will the MSE fit have?", "number", _mse_slope,
+             settings={"loss": ["l1", "mse"], "outliers": "3"}, tolerance=1.0),
+    Question("loss-l1-gives-way", "losses",
+             f"Add outliers one at a time. At how many does the L1 line give way (its slope more than {L.GIVE_WAY} "
+             f"from the clean {L.TRUE_SLOPE:g})?", "number", _l1_gives_way,
+             settings={"loss": ["l1", "mse"]}, unit="outliers", tolerance=0.2),
+    Question("loss-mse-outlier-share", "losses",
+             "With the line on the clean line, what share of MSE's pull on the slope comes from the 3 outliers?",
+             "number", _mse_outlier_share, settings={"loss": ["l1", "mse"], "outliers": "3"}, unit="%",
+             tolerance=0.15),
+    Question("van-sigmoid-depth-30", "vanishing",
+             "30 sigmoid layers (the init made for sigmoid): the first layer's gradient at depth 30 divided by its "
+             "value at depth 1 is about what power of ten?", "log10", _sigmoid_decades,
+             settings={"act": ["sigmoid"], "init": "matched", "depth": "30"}, tolerance=2.0),
+    Question("van-sigmoid-per-layer", "vanishing",
+             "In that 30-layer sigmoid stack, by what factor does each extra layer multiply the first layer's "
+             "gradient, on average?", "number", _per_layer,
+             settings={"act": ["sigmoid"], "init": "matched", "depth": "30"}, tolerance=0.2),
+    Question("van-relu-flat-init", "vanishing",
+             "Which initialisation keeps a 30-layer ReLU stack's first-layer gradient flat (about the same as at "
+             "depth 1)?", "choice", _flat_init, choices=RELU_INITS,
+             settings={"act": ["relu"], "init": "default", "depth": "30"}),
+    Question("reg-weight-after-100", "regression",
+             "The default run (L1 loss, SGD, learning rate 0.01) starts from nn.Linear(1, 1) after "
+             "torch.manual_seed(42); the true weight is 0.7. Where will the weight be after 100 epochs?",
+             "number", _weight_after, settings={"epochs": "100"}, tolerance=0.02),
+    Question("reg-first-grad", "regression",
+             "Step by step: what will weight.grad be after the first loss.backward() of the default L1 run?",
+             "number", _first_grad, settings={}, tolerance=0.1),
+    Question("reg-first-grad-mse", "regression",
+             "The same first backward() with MSELoss instead of L1: what will weight.grad be?", "number",
+             _first_grad, settings={"loss_fn": "mse"}, tolerance=0.1),
+    Question("logit-bce-at-50", "logits",
+             f"The true class is 0 and the network gives the logit z = {BCE_Z:g}. What does "
+             "nn.BCELoss()(torch.sigmoid(z), y) give in float32?", "number", _bce_at,
+             settings={"logit_dtype": "float32"}, tolerance=0.1),
+    Question("logit-sigmoid-rounds-to-one", "logits",
+             "From which logit z is float32's torch.sigmoid(z) exactly 1.0?", "number", _sigmoid_one,
+             settings={"logit_dtype": "float32"}, tolerance=0.1),
+    Question("logit-softmax-underflow", "logits",
+             "True class 0, logits [0, z]: from which z is -log(softmax([0, z])[0]) infinite in float32?", "number",
+             _softmax_underflow, settings={"logit_dtype": "float32"}, tolerance=0.1),
+    Question("logit-ce-gradient", "logits",
+             "Logits (2, 1, 0.1), true class 0: what is CrossEntropyLoss's gradient dL/dz for class 0?", "number",
+             _ce_gradient, settings={"logits": "2, 1, 0.1", "target": "0"}, tolerance=0.15),
+    Question("logit-mse-sigmoid-peak", "logits",
+             "True class 0, MSELoss on sigmoid(z): as z grows (a more and more confident mistake), at which z is the "
+             "gradient |dL/dz| largest?", "number", _mse_peak, settings={}, tolerance=0.2),
+)
+
+QUESTIONS: Mapping[str, Question] = MappingProxyType({q.id: q for q in _QUESTIONS})
+if len(QUESTIONS) != len(_QUESTIONS):
+    raise ValueError("question ids must be unique")
+
+
+def for_page(page: str) -> list[Question]:
+    """The page's questions, in the registry's order (the order a page asks them)."""
+    if page not in PAGES:
+        raise ValueError(f"unknown page {page!r}; expected one of {', '.join(PAGES)}")
+    return [q for q in QUESTIONS.values() if q.page == page]
