@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nnviz.classification import ClassifierConfig, make_data, train  # noqa: E402
 from nnviz.regression import _sync  # noqa: E402
+from bench_regression import timed  # noqa: E402  (benchmarks/ is on the path: the script's own folder)
 
 
 def bare(cfg: ClassifierConfig, data, device: str) -> tuple[float, float]:
@@ -43,12 +43,6 @@ def bare(cfg: ClassifierConfig, data, device: str) -> tuple[float, float]:
             test_logits = model(X_test)
             test_loss = loss_fn(test_logits, y_test)
     return loss.item(), test_loss.item()
-
-
-def timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def main() -> None:
