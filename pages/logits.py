@@ -61,8 +61,8 @@ if why_tab.open:
             one, ce_grad, ce_inf = (points["sigmoid_rounds_to_one"], points["ce_grad_nonfinite"],
                                     points["softmax_underflows"])
             m = st.columns(3)
-            m[0].metric("BCELoss: loss 100, gradient 0", f"z ≥ {one:.4g}", border=True,
-                        help=f"From here sigmoid(z) is exactly 1 in {dtype}.")
+            m[0].metric("BCELoss: stuck at 100", f"z ≥ {one:.4g}", border=True,
+                        help=f"From here sigmoid(z) is exactly 1 in {dtype}: the loss is clamped at 100 and its gradient is exactly 0.")
             m[1].metric("softmax form: gradient inf", f"z ≥ {ce_grad:.4g}", border=True)
             m[2].metric("softmax form: loss inf", f"z ≥ {ce_inf:.4g}", border=True)
             off = [(what, z) for what, z in (("σ(z) is exactly 1", one), ("the softmax form's gradient is inf", ce_grad),
