@@ -35,6 +35,10 @@ class FloatSpec:
             raise BadValue(f"expected a number between {self.min:g} and {self.max:g}")
         return value
 
+    def url(self, value: float) -> list[str]:
+        """The raw URL values that parse back to `value` (repr: the shortest text that round-trips)."""
+        return [repr(float(value))]
+
 
 @dataclass(frozen=True)
 class IntSpec:
@@ -57,6 +61,9 @@ class IntSpec:
             raise BadValue(expected)
         return value
 
+    def url(self, value: int) -> list[str]:
+        return [str(int(value))]
+
 
 @dataclass(frozen=True)
 class ChoiceSpec:
@@ -69,6 +76,9 @@ class ChoiceSpec:
         if len(raw) != 1 or raw[0] not in self.choices:
             raise BadValue("expected one of " + ", ".join(self.choices))
         return raw[0]
+
+    def url(self, value: str) -> list[str]:
+        return [value]
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,10 @@ class MultiChoiceSpec:
         """What can be kept of a rejected value: the known choices, in order, up to the limit."""
         return [r for r in dict.fromkeys(raw) if r in self.choices][:self.max_selections]
 
+    def url(self, value: Sequence[str]) -> list[str]:
+        """One repeated URL value per choice (an empty selection has none)."""
+        return list(value)
+
 
 @dataclass(frozen=True)
 class BoolSpec:
@@ -104,6 +118,9 @@ class BoolSpec:
         if len(raw) == 1 and raw[0].lower() in ("true", "false"):
             return raw[0].lower() == "true"
         raise BadValue("expected true or false")
+
+    def url(self, value: bool) -> list[str]:
+        return ["true" if value else "false"]
 
 
 @dataclass(frozen=True)
@@ -148,6 +165,16 @@ class NumberListSpec:
     def text(self, values: Sequence[float]) -> str:
         """The text-box form of a list: "2, 1, 0.1"."""
         return ", ".join(f"{v:g}" for v in values)
+
+    def url(self, values: Sequence[float]) -> list[str]:
+        """The list as one comma-separated value, with every digit kept (text() rounds to 6)."""
+        return [", ".join(str(int(v)) if self.integer else _exact(float(v)) for v in values)]
+
+
+def _exact(v: float) -> str:
+    """v's short form (2, 0.1) where it reads back exactly, else every digit repr needs."""
+    short = f"{v:g}"
+    return short if float(short) == v else repr(v)
 
 
 Spec = FloatSpec | IntSpec | ChoiceSpec | MultiChoiceSpec | BoolSpec | NumberListSpec

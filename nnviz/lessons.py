@@ -40,8 +40,8 @@ def _activation_specs() -> dict[str, Spec]:
 
 
 # page -> {URL key: the core spec its widget is built from}. Only controls whose spec lives in the core;
-# page-local ones (the logits page's part tabs, slow motion, the CUDA engine) and the frame's (device,
-# present) are not question settings. tests/test_lessons.py checks this against the pages' widget calls.
+# page-local ones (slow motion, the CUDA engine) and the frame's (device, present) are not question
+# or tour settings. tests/test_lessons.py checks this against the pages' widget calls.
 PAGE_SPECS: Mapping[str, Mapping[str, Spec]] = MappingProxyType({
     "activations": MappingProxyType(_activation_specs()),
     "losses": MappingProxyType({
@@ -54,7 +54,7 @@ PAGE_SPECS: Mapping[str, Mapping[str, Spec]] = MappingProxyType({
         "w": R.W, "b": R.B, "y_noise": R.NOISE, "n": R.N, "split": R.SPLIT, "loss_fn": R.LOSS,
         "opt": R.OPT, "lr": R.LR, "epochs": R.EPOCHS, "seed": R.SEED}),
     "logits": MappingProxyType({
-        "logits": G.LOGITS, "temperature": G.TEMPERATURE, "target": G.TARGET, "z_range": G.Z_RANGE,
+        "part": G.PART, "logits": G.LOGITS, "temperature": G.TEMPERATURE, "target": G.TARGET, "z_range": G.Z_RANGE,
         "logit_dtype": G.DTYPE, "data": C.DATA, "clf_noise": C.NOISE, "clf_n": C.N, "hidden": C.HIDDEN,
         "clf_act": C.ACT, "clf_loss": C.LOSS, "clf_opt": C.OPT, "clf_lr": C.LR, "clf_epochs": C.EPOCHS,
         "clf_seed": C.SEED}),
@@ -87,6 +87,19 @@ def page_params(page: str, settings: Settings) -> dict[str, Any]:
     return out
 
 
+def to_settings(page: str, params: Params) -> dict[str, list[str]]:
+    """The inverse of page_params: the raw URL values of every control in `params` that is not at its
+    default (the canonical form of a page's state: a link, a cache key)."""
+    specs = PAGE_SPECS[page]
+    out = {}
+    for key, value in params.items():
+        spec = specs[key]
+        default = list(spec.default) if isinstance(spec, MultiChoiceSpec) else spec.default
+        if (list(value) if isinstance(spec, MultiChoiceSpec) else value) != default:
+            out[key] = spec.url(value)
+    return out
+
+
 @dataclass(frozen=True)
 class Answer:
     value: float | str  # the number (for "log10": the quantity itself, > 0) or the right choice
@@ -107,6 +120,7 @@ class Verdict:
     value: float | str  # the answer's value
     off: float | None  # "number": (guess - value) / |value|; "log10": decades, log10(guess / value); "choice": None
     text: str  # the verdict and the answer's explanation, quoting the computed value
+    head: str = ""  # the verdict alone (the first sentence of text)
 
 
 @dataclass(frozen=True)
@@ -137,20 +151,45 @@ class Question:
         """The page's controls as the question's settings set them (the rest at their defaults)."""
         return page_params(self.page, self.settings)
 
-    def answer(self) -> Answer:
-        """The answer, computed (once per process: the computations are pure) from the core."""
-        return _answer(self.id, self.page, tuple(sorted((k, tuple(_raw(v))) for k, v in self.settings.items())),
-                       self.compute)
+    def answer(self, settings: Settings | None = None) -> Answer:
+        """The answer at `settings` (the page's URL values; None: the question's own), computed from the
+        core once per process and settings (the computations are pure). Settings at which the question
+        has no answer (L1 that never gives way) raise ValueError."""
+        canonical = to_settings(self.page, page_params(self.page, self.settings if settings is None else settings))
+        return _answer(self.id, self.page, tuple(sorted((k, tuple(v)) for k, v in canonical.items())), self.compute)
 
-    def judge(self, guess: float | str) -> Verdict:
-        """Close or not, by how much, and why. A guess of the wrong type raises ValueError."""
-        a = self.answer()
+    def read_guess(self, text: str) -> float | str:
+        """A guess as a student types or picks it: one of the choices, or a number ("0.25", "-4", "1e-18",
+        "10^-18", "35%"). Anything else raises ValueError with what to type instead (the text itself is
+        never echoed)."""
+        if self.kind == "choice":
+            if text not in self.choices:
+                raise ValueError("pick one of the choices")
+            return text
+        t = str(text).strip().replace("−", "-").replace(" ", "")
+        if self.unit == "%":
+            t = t.removesuffix("%")
+        power = re.fullmatch(r"10(?:\^|\*\*)\(?([+-]?\d{1,4})\)?", t)  # 10^-18, 10**-18, 10^(-18)
+        try:
+            g = 10.0 ** int(power.group(1)) if power else _number(t)
+        except (ValueError, OverflowError):
+            raise ValueError("type a number, such as " + ("1e-3 or 10^-3" if self.kind == "log10" else "0.5"))
+        if not math.isfinite(g):
+            raise ValueError("type a finite number")
+        if self.kind == "log10" and g <= 0:
+            raise ValueError("type a positive number, a power of ten such as 1e-3 or 10^-3")
+        return g
+
+    def judge(self, guess: float | str, settings: Settings | None = None) -> Verdict:
+        """Close or not, by how much, and why, against the answer at `settings` (as answer()). A guess of
+        the wrong type raises ValueError."""
+        a = self.answer(settings)
         if self.kind == "choice":
             if guess not in self.choices:
                 raise ValueError(f"the guess must be one of {', '.join(self.choices)}")
             close = guess == a.value
             head = (f"Yes: {a.shown}." if close else f"You chose {guess}; the answer is {a.shown}.")
-            return Verdict(close, guess, a.value, None, f"{head} {a.text}")
+            return Verdict(close, guess, a.value, None, f"{head} {a.text}", head)
         g = _number(guess)
         v = float(a.value)
         if self.kind == "log10":
@@ -174,7 +213,7 @@ class Question:
         else:
             head = (f"Your guess, {shown_guess}{unit}, is {size} the answer, {a.shown}{unit}: "
                     + (f"close ({within})." if close else f"not close (close is {within})."))
-        return Verdict(close, g, v, off, f"{head} {a.text}")
+        return Verdict(close, g, v, off, f"{head} {a.text}", head)
 
 
 def _number(guess: Any) -> float:
@@ -569,3 +608,179 @@ def for_page(page: str) -> list[Question]:
     if page not in PAGES:
         raise ValueError(f"unknown page {page!r}; expected one of {', '.join(PAGES)}")
     return [q for q in QUESTIONS.values() if q.page == page]
+
+
+# --- guided tours ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a page's guided tour: the settings it opens (URL values; every other control at its
+    default), a title, a talking point for the teacher to say or the student to read, and optionally
+    one of the page's questions (asked before the figure is shown; its settings apply too)."""
+    title: str
+    text: str  # markdown, no number a run could change (the questions compute those)
+    settings: Mapping[str, str | list[str]] = field(default_factory=dict)
+    question: str | None = None  # a question id of the same page
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+
+
+def step_settings(page: str, step: Step) -> dict[str, str | list[str]]:
+    """What the step sets: its question's settings, then its own on top."""
+    q = QUESTIONS[step.question].settings if step.question else {}
+    return {**q, **step.settings}
+
+
+_PART_CLF = G.PART.choices[1]
+
+_TOURS: dict[str, tuple[Step, ...]] = {
+    "activations": (
+        Step("Bend the signal, scale the gradient",
+             "The top panel is sigmoid's output: any input squashed into (0, 1). The middle panel is its slope "
+             "f'(x), computed by autograd. In the backward pass every gradient that flows through a sigmoid unit "
+             "is multiplied by this slope. Before you look: how steep does it get?",
+             question="act-sigmoid-max-slope"),
+        Step("Saturation",
+             "Far from 0 the curve flattens and its slope falls towards 0: the unit is **saturated**. The dotted "
+             "line sits at x = 5; the point inspector under the figure gives the slope there. The strip at the "
+             "bottom is hatched wherever the slope is below the threshold in the settings.",
+             {"fn": ["sigmoid"], "x": "5"}),
+        Step("tanh: the same shape, steeper",
+             "tanh is sigmoid rescaled to (−1, 1) and centred on 0. Predict how much steeper it is at its "
+             "steepest, then compare the two diamonds.",
+             question="act-tanh-vs-sigmoid-slope"),
+        Step("ReLU: dead on the left",
+             "ReLU passes a positive input unchanged (slope exactly 1) and outputs 0 for a negative one (slope "
+             "exactly 0, solid in the strip). A unit whose input stays negative gets no gradient at all: it is "
+             "**dead** and cannot recover. LeakyReLU keeps a small slope on that side.",
+             {"fn": ["relu", "leaky_relu"], "x": "-2"}),
+        Step("The most gradient at x = −4",
+             "A unit with input −4: four functions, four slopes. Commit to one before the figure shows them.",
+             question="act-most-gradient-at-minus-4"),
+        Step("Why it decides if a deep net learns",
+             "Backpropagation multiplies one such slope per layer. A factor of at most 0.25 per sigmoid layer, "
+             "30 layers deep, is the vanishing gradient: the link *Sigmoid's slope is at most 0.25* further "
+             "down this page opens the vanishing-gradients page at exactly that network.",
+             {"fn": ["sigmoid", "tanh", "relu"]}),
+    ),
+    "losses": (
+        Step("Clean data, one line",
+             "Points around a straight line, no outliers. L1 (absolute error) and MSE (squared error) "
+             "fit almost the same line: on clean data the choice of loss hardly matters.",
+             {"loss": ["l1", "mse"], "outliers": "0"}),
+        Step("Three outliers",
+             "Now three points sit far below the right end. Predict where least squares will put its slope "
+             "before the fits are drawn.",
+             question="loss-mse-slope"),
+        Step("Who pulls the line?",
+             "Each point pulls on the line with the gradient of its loss: 2r under MSE (r, its residual), "
+             "sign(r) under L1. Predict how much of MSE's pull comes from the three outliers.",
+             question="loss-mse-outlier-share"),
+        Step("How many outliers does L1 take?",
+             "L1 ignored three outliers. Add them one at a time: at how many does it give way too?",
+             question="loss-l1-gives-way"),
+        Step("Huber: squared near, absolute far",
+             "Huber's loss is MSE for residuals below δ and L1 beyond it, so small errors are averaged and "
+             "large ones only pull with a constant force. Move δ in the settings: a large δ makes it MSE, a "
+             "small one L1.",
+             {"loss": ["l1", "mse", "huber"], "outliers": "3"}),
+        Step("From a fit to a training run",
+             "L1's pull does not shrink as the line gets close, so gradient descent on L1 never settles: "
+             "it keeps stepping past the minimum. The regression page shows it live (the link under the "
+             "force plot opens it with L1).",
+             {"loss": ["l1", "mse"], "outliers": "3"}),
+    ),
+    "vanishing": (
+        Step("What reaches the first layer",
+             "Each curve is the gradient norm that reaches the first layer of a network of the given depth "
+             "(a log axis), averaged over several random initialisations. Flat means every layer learns; "
+             "falling means the first layers learn nothing.",
+             {}),
+        Step("30 sigmoid layers",
+             "Sigmoid's slope is at most 0.25. Before the curve appears: how many powers of ten does the first "
+             "layer's gradient lose between depth 1 and depth 30?",
+             question="van-sigmoid-depth-30"),
+        Step("Layer by layer",
+             "The loss is a product: one factor per layer. Predict the average factor.",
+             question="van-sigmoid-per-layer"),
+        Step("ReLU and the initialisation",
+             "ReLU's slope is 1 or 0, so the weights' scale decides. torch's default init, Xavier and Kaiming "
+             "(He) give the weights different variances. Which one keeps a 30-layer ReLU stack flat?",
+             question="van-relu-flat-init"),
+        Step("A way around every layer",
+             "A residual connection computes h + f(Wh + b): the gradient reaches the first layer through the "
+             "identity path as well as through the units, however flat their slopes. The sigmoid curve no "
+             "longer falls. But ReLU's sums now grow from layer to layer, and its gradient explodes instead.",
+             {"act": ["sigmoid", "relu"], "residual": "true"}),
+        Step("Normalisation",
+             "BatchNorm re-centres and rescales every unit's input over the batch before the activation. With "
+             "it the 30-layer sigmoid stack no longer vanishes. Switch the normalisation to layernorm in the "
+             "settings: here it does not rescue sigmoid.",
+             {"act": ["sigmoid"], "norm": "batchnorm"}),
+    ),
+    "regression": (
+        Step("The training loop",
+             f"One weight, one bias, learning the line y = {R.W.default:g}x + {R.B.default:g} from noisy points. "
+             "Every epoch runs five "
+             "lines: forward, loss, zero_grad, backward, step. Open *Step by step* to run them one at a time.",
+             {}),
+        Step("What will backward() write?",
+             "Before the first loss.backward() runs: what number lands in weight.grad under L1?",
+             question="reg-first-grad"),
+        Step("The same step under MSE",
+             "MSE weights each point's error by its size; L1 only by its sign. Predict weight.grad again.",
+             question="reg-first-grad-mse"),
+        Step("A hundred epochs",
+             "Press Train after you commit: where will the weight be after 100 epochs of SGD?",
+             question="reg-weight-after-100"),
+        Step("Too large a step",
+             "MSE with a learning rate of 1: press Train. Each step jumps past the minimum by more than it "
+             "started from it, and the page stops the run when the numbers blow up.",
+             {"loss_fn": "mse", "lr": "1"}),
+        Step("Adam",
+             "Adam scales each parameter's step by a running estimate of its gradient's size. Press Train and "
+             "compare the loss curve with SGD's.",
+             {"opt": "adam"}),
+    ),
+    "logits": (
+        Step("Four ways to compute one loss",
+             "The true class is 0 and the network outputs the logit z. All four curves are the same loss in "
+             "exact arithmetic: BCELoss on sigmoid(z), −log softmax, BCEWithLogitsLoss and CrossEntropyLoss. "
+             "Watch where the first two part from the float64 reference.",
+             {}),
+        Step("A confident mistake",
+             "The network says z = 50 for a class-0 example: confidently wrong. What does BCELoss on the "
+             "sigmoid give?",
+             question="logit-bce-at-50"),
+        Step("Where sigmoid becomes 1",
+             "float32 has about 7 significant digits. From which z does sigmoid round to exactly 1?",
+             question="logit-sigmoid-rounds-to-one"),
+        Step("Softmax underflows",
+             "The softmax form breaks later, but it breaks. Predict where its loss becomes infinite.",
+             question="logit-softmax-underflow"),
+        Step("The gradient of cross-entropy",
+             "For the logits (2, 1, 0.1), what gradient does CrossEntropyLoss send to the true class's logit?",
+             question="logit-ce-gradient"),
+        Step("Squared error on a probability",
+             "MSE on sigmoid(z) multiplies its gradient by σ'(z): the more confident the mistake, the less it "
+             "learns. Predict where its gradient peaks.",
+             question="logit-mse-sigmoid-peak"),
+        Step("A straight line cannot split XOR",
+             "Now a network trained live. With no hidden layer the classifier is logistic regression: its "
+             "boundary is one straight line. Press Train and watch the loss.",
+             {"part": _PART_CLF, "data": "xor", "hidden": ""}),
+        Step("One hidden layer bends it",
+             "Eight tanh units in one hidden layer: press Train and watch the boundary bend until each quadrant "
+             "gets its own colour.",
+             {"part": _PART_CLF, "data": "xor", "hidden": "8", "clf_act": "tanh"}),
+    ),
+}
+
+TOURS: Mapping[str, tuple[Step, ...]] = MappingProxyType(_TOURS)
+for _page, _steps in TOURS.items():  # every step's settings and question belong to its page
+    for _step in _steps:
+        if _step.question is not None and (_step.question not in QUESTIONS
+                                           or QUESTIONS[_step.question].page != _page):
+            raise ValueError(f"{_page} tour: {_step.question!r} is not one of the page's questions")
+        page_params(_page, step_settings(_page, _step))

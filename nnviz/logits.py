@@ -24,6 +24,7 @@ TEMPERATURE = FloatSpec("Temperature T", 0.05, 20.0, 1.0, 0.05)
 TARGET = IntSpec("True class", 0, 4, 0)  # the page clamps it to len(logits) - 1
 Z_RANGE = FloatSpec("Logit range ±", 10.0, 1000.0, 120.0, 10.0)  # 120: both float32 failures (16.6, 104) on screen
 DTYPE = ChoiceSpec("Precision", ("float32", "float64"), "float32")
+PART = ChoiceSpec("Part", ("Why losses take logits", "Train a classifier"), "Why losses take logits")  # the page's tabs
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 MIN_CLASSES = 2  # a classifier needs two classes; the page's list has 3 to 5

@@ -3,7 +3,7 @@ import streamlit as st
 
 from nnviz import activations as A
 from nnviz.figures import activation_figure
-from nnviz.ui import (code_expander, controls_area, device, intro, multiselect, notice, presenting, require_frame,
+from nnviz.ui import (begin, code_expander, controls_area, device, intro, multiselect, notice, presenting, require_frame,
                       select, show_figure, slider)
 
 require_frame()
@@ -14,6 +14,8 @@ intro(
     "$f'(x)$. The top panel shows $f(x)$, the middle one $f'(x)$ computed by **autograd** through the "
     "`torch.nn` modules, and the strip at the bottom where the gradient is lost."
 )
+
+lesson = begin("activations")  # a question or tour step from the link or a button sets the controls below
 
 # --- Controls ---------------------------------------------------------------------------------
 settings, main = controls_area()
@@ -30,6 +32,7 @@ with settings:
             p: (select if isinstance(spec, A.ChoiceSpec) else slider)(spec, A.param_key(name, p))
             for p, spec in A.ACTIVATIONS[name].params.items()
         }
+lesson.gate()  # an open question hides everything below until the student commits a guess
 
 if not names:
     main.info("Pick at least one activation function in the settings.")

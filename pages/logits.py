@@ -5,11 +5,11 @@ import streamlit as st
 
 from nnviz import classification as C
 from nnviz import logits as G
-from nnviz.controls import BoolSpec, ChoiceSpec
+from nnviz.controls import BoolSpec
 from nnviz.figures.classification import (double_softmax_figure, gradient_figure, history_figure, logit_loss_figure,
                                           region_figure, saturation_figure, softmax_figure)
-from nnviz.ui import (code_expander, controls_area, device, finished_view, intro, number, numbers, require_frame, select,
-                      settle, show_figure, slider, tabs, toggle, train_live)
+from nnviz.ui import (begin, code_expander, controls_area, device, finished_view, intro, number, numbers, presenting,
+                      require_frame, reserve, select, settle, show_figure, slider, tabs, toggle, train_live)
 
 require_frame()
 st.title("Logits: why classification losses take raw scores")
@@ -21,13 +21,13 @@ intro(
     "trains a small network live and lets you watch it bend its decision boundary."
 )
 
-PART = ChoiceSpec("Part", ("Why losses take logits", "Train a classifier"), "Why losses take logits")
+lesson = begin("logits")  # a question or tour step from the link or a button sets the controls below
 CLASSIFIER_KEYS = ("data", "hidden", "clf_noise", "clf_n", "clf_act", "clf_loss", "clf_opt", "clf_lr", "clf_epochs",
                    "clf_seed", "slow_clf")
 # a link that sets the classifier's controls opens on its tab (written into the link, so that the tab
 # stays open when those controls return to their defaults and leave the URL)
-opens = PART.choices[1] if any(k in st.query_params for k in CLASSIFIER_KEYS) else None
-why_tab, clf_tab = tabs(PART, "part", opens=opens)
+opens = G.PART.choices[1] if any(k in st.query_params for k in CLASSIFIER_KEYS) else None
+why_tab, clf_tab = tabs(G.PART, "part", opens=opens)
 cache = st.cache_data(max_entries=256)
 GRID = 50  # decision-region lattice: 50 x 50 probabilities per frame (10 KB as float32)
 TRY = (  # (label, icon, the classifier's settings): linear separability, made visible
@@ -48,6 +48,7 @@ if why_tab.open:
             target = slider(G.TARGET, "target")
             z_range = slider(G.Z_RANGE, "z_range")
             dtype = select(G.DTYPE, "logit_dtype")
+        lesson.gate()  # an open question hides everything below until the student commits a guess
         if target > len(logits) - 1:
             main.warning(f"There are {len(logits)} classes (0 to {len(logits) - 1}): true class {target} "
                          f"is read as class {len(logits) - 1}.")
@@ -146,6 +147,8 @@ if clf_tab.open:
             epochs = number(C.EPOCHS, "clf_epochs", row[0])
             seed = number(C.SEED, "clf_seed", row[1])
             slow = toggle(SLOW, "slow_clf")
+        lesson.gate()
+        reserve(120)  # on a projector, room for the tabs and the Train button above the two charts
         dev = device()
         cfg = C.ClassifierConfig(data=data, n=int(n), noise=float(noise), hidden=tuple(int(h) for h in hidden),
                                  activation=act, loss=loss, optimizer=opt, lr=float(lr), epochs=int(epochs),
@@ -172,7 +175,8 @@ if clf_tab.open:
             run["draws"] = run.get("draws", 0) + 1
             tag = "final" if final else run["draws"]  # one key a run for the final charts
             with region_chart:  # an st.empty: each frame replaces the last
-                show_figure(region_figure(region, points, box, bool(hist)), key=f"region_{tag}")
+                show_figure(region_figure(region, points, box, bool(hist), keys_right=presenting()),
+                            key=f"region_{tag}")
             with history_chart:
                 show_figure(history_figure(hist, cfg.epochs), key=f"history_{tag}")
             if s is not None:
@@ -220,5 +224,5 @@ if clf_tab.open:
             links = st.columns(2)
             for i, (label, icon, query) in enumerate(TRY):
                 links[i % 2].page_link("pages/logits.py", label=label, icon=icon,
-                                       query_params={"part": PART.choices[1]} | query)
+                                       query_params={"part": G.PART.choices[1]} | query)
         code_expander(C.script(cfg, dev), "train_classifier.py")

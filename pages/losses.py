@@ -4,7 +4,7 @@ import streamlit as st
 from nnviz import losses as L
 from nnviz.figures import fit_figure, residual_figure, share_figure, surface_figure
 from nnviz.figures.losses import sweep_figure, zoom_figure
-from nnviz.ui import code_expander, controls_area, device, intro, multiselect, require_frame, show_figure, slider
+from nnviz.ui import begin, code_expander, controls_area, device, intro, multiselect, require_frame, show_figure, slider
 
 require_frame()
 st.title("L1 against MSE: who pulls the line?")
@@ -19,6 +19,8 @@ intro(
 labels = {n: e.label for n, e in L.LOSSES.items()}
 colours = {n: e.colour for n, e in L.LOSSES.items()}
 
+lesson = begin("losses")  # a question or tour step from the link or a button sets the controls below
+
 # --- Controls ---------------------------------------------------------------------------------
 settings, main = controls_area()
 with settings:
@@ -32,6 +34,8 @@ with settings:
     upload = st.file_uploader("Or bring your own data: a CSV of x,y", type=["csv", "txt"],
                               help=f"Two numeric columns, optional header, at most {L.MAX_ROWS} rows "
                                    f"and {L.MAX_BYTES // 1000} kB. Replaces the generated data.")
+
+lesson.gate()  # an open question hides everything below until the student commits a guess
 
 if not losses:
     main.info("Pick at least one loss in the settings.")

@@ -4,7 +4,7 @@ import streamlit as st
 from nnviz import regression as R
 from nnviz.figures.regression import FINAL_POINTS, path_figure, step_figure, timing_figure, training_figure
 from nnviz.devices import available_devices
-from nnviz.ui import (code_expander, controls_area, device, finished_view, intro, number, require_frame, select,
+from nnviz.ui import (begin, code_expander, controls_area, device, finished_view, intro, number, require_frame, select,
                       settle, show_figure, slider, toggle, train_live)
 from nnviz.controls import BoolSpec, ChoiceSpec
 
@@ -24,6 +24,8 @@ SURFACE_GRID = 41  # (weight, bias) points a side of the loss surface under the 
 SLOW = BoolSpec("Slow motion (about 5 s per run)", False, help="Pause between updates so the charts can be followed.")
 ENGINE = ChoiceSpec("Engine", tuple(R.ENGINES), "eager")
 
+lesson = begin("regression")  # a question or tour step from the link or a button sets the controls below
+
 # --- Controls ---------------------------------------------------------------------------------
 settings, main = controls_area()
 with settings:
@@ -42,6 +44,8 @@ with settings:
     engine = select(ENGINE, "engine") if dev.startswith("cuda") else "eager"
     if not dev.startswith("cuda"):
         st.caption("The CUDA-graph engine needs a CUDA device; none is selected.")
+
+lesson.gate()  # an open question hides everything below until the student commits a guess
 
 cfg = R.RegressionConfig(weight=w, bias=b, noise=noise, n=int(n), split=split, loss=loss, optimizer=opt,
                          lr=float(lr), epochs=int(epochs), seed=int(seed))

@@ -4,7 +4,7 @@ import streamlit as st
 from nnviz import vanishing as V
 from nnviz.activations import ACTIVATIONS
 from nnviz.figures import depth_figure, heatmap_figure, profile_figure, stats_figure
-from nnviz.ui import (code_expander, controls_area, device, intro, multiselect, require_frame, select, show_figure,
+from nnviz.ui import (begin, code_expander, controls_area, device, intro, multiselect, require_frame, select, show_figure,
                       slider, toggle)
 
 require_frame()
@@ -16,6 +16,8 @@ intro(
     "layers and the chosen activation, gets a batch of random inputs with random regression "
     "targets and `nn.MSELoss`, and runs one `loss.backward()`; we read every layer's `weight.grad`."
 )
+
+lesson = begin("vanishing")  # a question or tour step from the link or a button sets the controls below
 
 # --- Controls ---------------------------------------------------------------------------------
 settings, main = controls_area()
@@ -31,6 +33,8 @@ with settings:
     norm = select(V.NORM, "norm")
     dtype = select(V.DTYPE, "dtype")
     seed = slider(V.SEED, "init_seed")
+
+lesson.gate()  # an open question hides everything below until the student commits a guess
 
 if not acts:
     main.info("Pick at least one activation in the settings.")

@@ -56,6 +56,12 @@ def figure(at, i: int = 0) -> dict:
     return json.loads(at.get("plotly_chart")[i].proto.spec)
 
 
+def shown_script(at, i: int = 0) -> str:
+    """The i-th Python code block of an AppTest run ("show the code"; the lesson panel's link box is not
+    Python)."""
+    return [c.proto.code_text for c in at.get("code") if c.proto.language == "python"][i]
+
+
 def traces(at, i: int = 0) -> dict[str, dict]:
     return {t.get("name"): t for t in figure(at, i)["data"]}
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import numpy as np
 import pytest
 
-from conftest import figure
+from conftest import figure, shown_script
 
 PAGE = "pages/logits.py"
 CLF = "Train a classifier"
@@ -208,7 +208,7 @@ def _printed(stdout: str) -> dict[str, list[float]]:
 
 def test_why_tab_script_prints_the_pages_numbers(app, tmp_path):
     at = app(PAGE, **SETTINGS)
-    printed = _printed(_run(at.get("code")[0].proto.code_text, tmp_path, "logits_and_losses.py"))
+    printed = _printed(_run(shown_script(at, 0), tmp_path, "logits_and_losses.py"))
     cap = _text(at, "At T =")
     for name, shown in zip(("softmax", "softmax_sharper", "softmax_flatter"), re.findall(r"\d\.\d{3}", cap)):
         assert f"{printed[name][0]:.3f}" == shown
@@ -330,7 +330,7 @@ def test_classifier_trains_and_reports_what_its_script_reproduces(app, tmp_path)
     assert "Trained 300 epochs" in text, text
     m = _metrics(at)
     # the shown script: plain torch, its own loop, run on its own
-    final = _final_line(_run(at.get("code")[0].proto.code_text, tmp_path, "train_classifier.py"))
+    final = _final_line(_run(shown_script(at, 0), tmp_path, "train_classifier.py"))
     assert final["epoch"] == 299 and final["test accuracy"] >= 0.95
     for name in ("train accuracy", "test accuracy"):
         assert m[name] == f"{final[name]:.1%}", name

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from conftest import figure, traces
+from conftest import figure, shown_script, traces
 
 ACT = "pages/activations.py"
 
@@ -91,7 +91,7 @@ def test_show_the_code_reproduces_the_page(app, tmp_path):
     at = app(ACT, fn=["sigmoid", "gelu", "softplus"], x="-1.5")
     at.selectbox(key="gelu.approximate").set_value("tanh").run()
     at.slider(key="softplus.beta").set_value(2.0).run()
-    code = at.get("code")[0].proto.code_text
+    code = shown_script(at, 0)
     script = tmp_path / "reproduce.py"
     script.write_text(code)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
@@ -190,7 +190,7 @@ def test_loss_page_bad_link_values(app):
 def test_loss_show_the_code_reproduces_the_fits(app, tmp_path):
     at = app(LOSS_PAGE, loss=["l1", "mse", "huber"], outliers="9", outlier_size="15", data_seed="123", delta="2")
     printed = {}
-    for line in _run_script(at.get("code")[0].proto.code_text, tmp_path).strip().splitlines():
+    for line in _run_script(shown_script(at, 0), tmp_path).strip().splitlines():
         name, rest = line.split(": ")
         printed[name] = [float(v.split(" = ")[1]) for v in rest.split(", ")]
     assert set(printed) == {"l1", "mse", "huber"}
@@ -281,7 +281,7 @@ def test_vanishing_show_the_code_reproduces_the_profile(app, tmp_path):
     from nnviz import vanishing as V
 
     at = app(VAN, act=["tanh", "relu"], depth="9", width="32", init="xavier_uniform", init_seed="4", residual="true")
-    out = _run_script(at.get("code")[0].proto.code_text, tmp_path)
+    out = _run_script(shown_script(at, 0), tmp_path)
     lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
     assert set(lines) == {"tanh", "relu"}
     for act, values in lines.items():
@@ -345,7 +345,7 @@ def test_regression_show_the_code_matches_the_page(app, tmp_path):
     at = app(REG, loss_fn="huber", opt="adam", lr="0.03", epochs="200", seed="3", y_noise="0.02")
     at.button(key="train").click().run()
     metrics = {m.label: m.value for m in at.metric}
-    out = _run_script(at.get("code")[-1].proto.code_text, tmp_path)  # the last: "show the code"
+    out = _run_script(shown_script(at, -1), tmp_path)  # the last: "show the code"
     assert out.strip().splitlines()[-1] == f"weight = {metrics['weight']}, bias = {metrics['bias']}"
 
 

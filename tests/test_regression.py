@@ -8,6 +8,8 @@ import threading
 
 import numpy as np
 import pytest
+
+from conftest import shown_script
 import torch
 from torch import nn
 
@@ -426,7 +428,7 @@ def test_page_before_training_shows_the_untrained_line_and_controls_in_reading_o
 
 def _script_output(at, tmp_path) -> list[str]:
     path = tmp_path / "shown.py"
-    path.write_text(at.get("code")[-1].proto.code_text)  # the last code block: "show the code"
+    path.write_text(shown_script(at, -1))  # the last code block: "show the code"
     out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip().splitlines()

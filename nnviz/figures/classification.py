@@ -197,12 +197,14 @@ REGION_SCALE = [[0.0, "#0072B2"], [0.25, "#8CB8D9"], [0.5, "#F7F7F7"], [0.75, "#
 
 
 def region_figure(region, data: tuple, extent: tuple[float, float, float, float], trained: bool,
-                  grid_lines: bool = True) -> go.Figure:
+                  grid_lines: bool = True, keys_right: bool = False) -> go.Figure:
     """The decision regions: P(class 1) as a colour map over the plane (its colour bar under the plot,
     so a phone's narrow column keeps the plane's width), the 0.5 boundary as a line, and the points:
     training points filled (white-edged, so they show on their own class's colour), test points
     hollow, shaped and coloured by their true class.
-    `data`: (X_train, y_train, X_test, y_test) as plain lists ((n, 2) points, (n,) labels)."""
+    `data`: (X_train, y_train, X_test, y_test) as plain lists ((n, 2) points, (n,) labels).
+    keys_right: the legend and the colour bar at the right of the plane instead of above and under it
+    (a projector's short, wide panel: the square plane is limited by the height, not the width)."""
     X_train, y_train, X_test, y_test = data
     fig = go.Figure()
     prob = np.asarray(region.prob, dtype=np.float32)
@@ -236,6 +238,12 @@ def region_figure(region, data: tuple, extent: tuple[float, float, float, float]
     _base(fig, CLASSIFIER_HEIGHT)
     x0, x1, y0, y1 = extent
     fig.update_layout(hovermode="closest")
+    if keys_right:
+        fig.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"),
+                          margin=dict(t=10, b=10))
+        fig.update_traces(selector=dict(type="heatmap"), colorbar=dict(
+            orientation="v", title=dict(text="P(class 1)", side="right"), len=0.45, yref="paper", y=0,
+            yanchor="bottom", x=1.02, xanchor="left", xpad=0))
     fig.update_xaxes(title_text="x1", range=[x0, x1], constrain="domain", showgrid=False, zeroline=False)
     fig.update_yaxes(title_text="x2", range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain",
                      showgrid=False, zeroline=False)
@@ -243,6 +251,8 @@ def region_figure(region, data: tuple, extent: tuple[float, float, float, float]
         [] if crosses else [f"P {'<' if prob.max() < 0.5 else '>'} 0.5 everywhere: no boundary"])
     if notes:  # in the plot's own corner (the square plot is narrower than the figure); with no boundary
         # drawn there is no legend entry for one either, and the note says why
+        if keys_right:  # the plane is narrow here: the notes in short lines
+            notes = [line for n in notes for line in n.replace(": ", ":<br>").split("<br>")]
         fig.add_annotation(text="<br>".join(notes), xref="x domain", yref="y domain", x=0.02, y=0.98,
                            xanchor="left", yanchor="top", align="left", showarrow=False,
                            bgcolor="rgba(255,255,255,0.75)", font=dict(size=12, color="#222"))

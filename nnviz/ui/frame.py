@@ -38,6 +38,17 @@ header[data-testid="stHeader"] { height: 52px; min-height: 52px; }
 /* the closed panels (about this page, settings) take one slim line each */
 [data-testid="stMain"] [data-testid="stExpander"] details summary { padding-top: 0.2rem; padding-bottom: 0.2rem; }
 [data-testid="stMain"] [data-testid="stExpander"] details summary p { font-size: 0.8rem; }
+/* a guided tour's panel: its step text large, its buttons compact; the tour stands in for the opening paragraph */
+.st-key-tour_panel, .st-key-question_panel { padding: 10px 18px !important; }
+.st-key-tour_panel button, .st-key-question_panel button { min-height: 0; padding: 2px 12px; }
+.st-key-tour_panel button p, .st-key-question_panel button p { font-size: 17px; }
+.st-key-tour_panel [data-testid="stVerticalBlock"], .st-key-question_panel [data-testid="stVerticalBlock"] { gap: 0.3rem; }
+.st-key-question_panel [data-testid="stAlertContainer"] { padding: 0.45rem 0.9rem; }
+.st-key-lesson_bar button { min-height: 0; padding: 2px 12px; }
+.st-key-lesson_bar button p { font-size: 17px; }
+body:has(.st-key-tour_panel) .st-key-nnviz_intro, body:has(.st-key-tour_panel) [data-testid="stMain"] h1 { display: none; }
+/* buttons: the label at projector size in a slimmer box (a page's first screen is the figure's) */
+[data-testid="stMain"] [data-testid="stButton"] button { min-height: 0; padding-top: 0.25rem; padding-bottom: 0.25rem; }
 /* captions and small print: large and dark enough to read on a projector */
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { font-size: 0.9rem !important; color: #262626 !important; opacity: 1 !important; }
 </style>
@@ -49,6 +60,7 @@ header[data-testid="stHeader"] { height: 52px; min-height: 52px; }
 # value by key on a page switch, so a shared key would carry one page's setting into another.
 FRAME_KEYS = ("device", "present")
 _PAGE, _OWNED = "_nnviz_page", "_nnviz_widget_keys"
+SET_BY_LESSON = "_nnviz_set_by_lesson"  # widget keys a lesson button set this run (nnviz.ui.lesson)
 
 
 _PHONE_CSS = """
@@ -71,6 +83,7 @@ def frame(page: str = "") -> None:
     _run.page = page
     _leave_previous_page(page)
     _run.framed = True
+    _run.reserved = 0
     _run.notices = st.container()
     with st.sidebar:
         st.markdown("### nnviz")
@@ -133,10 +146,20 @@ def intro(text: str) -> None:
     """The page's opening paragraph. In presentation mode it folds into a closed panel, so the
     projected first screen is the headline figure (the teacher says the words)."""
     if presenting():
-        with st.expander("About this page", icon=":material/info:"):
+        with st.container(key="nnviz_intro"), st.expander("About this page", icon=":material/info:"):
             st.markdown(text)
     else:
         st.markdown(text)
+
+
+MIN_PRESENT_HEIGHT = 240  # px: a figure shortened for a lesson panel is still a figure, not a strip
+
+
+def reserve(px: int) -> None:
+    """In presentation mode, take `px` more off the height of this run's figures: room on the projector's
+    first screen, for what a lesson panel puts above it, to keep the headline (two side by side on some
+    pages) whole."""
+    _run.reserved = getattr(_run, "reserved", 0) + px
 
 
 def presenting() -> bool:
@@ -163,6 +186,9 @@ def show_figure(fig: go.Figure, key: str | None = None) -> None:
     and a height that fits a projector's first screen (nnviz.figures.common.for_projector)."""
     if presenting():
         fig = for_projector(fig)
+        reserved = getattr(_run, "reserved", 0)
+        if reserved:
+            fig.update_layout(height=max(MIN_PRESENT_HEIGHT, fig.layout.height - reserved))
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
 
 

@@ -15,7 +15,7 @@ import streamlit as st
 from nnviz.controls import BadValue, BoolSpec, ChoiceSpec, FloatSpec, IntSpec, MultiChoiceSpec, NumberListSpec
 from nnviz.text import inert
 
-from .frame import notice, own
+from .frame import SET_BY_LESSON, notice, own
 
 
 def _raw(key: str, spec: Any) -> list[str] | None:
@@ -23,6 +23,9 @@ def _raw(key: str, spec: Any) -> list[str] | None:
     the widget starts from its default (and Streamlit never parses it)."""
     own(key, spec)
     if key not in st.query_params:
+        return None
+    if key in st.session_state.get(SET_BY_LESSON, ()):  # a tour or question button just set this widget:
+        st.session_state[SET_BY_LESSON].discard(key)  # the URL still holds the value it replaced
         return None
     raw = st.query_params.get_all(key)
     try:
@@ -141,6 +144,6 @@ def tabs(spec: ChoiceSpec, key: str, opens: str | None = None) -> list:
     `.open`); a link names the tab a page opens on. `opens`: the tab to open when the link names none,
     written into the link (a default that changed between reruns would reset the tabs)."""
     raw = _raw(key, spec)
-    if raw is None and opens is not None and opens != spec.default:
+    if raw is None and key not in st.query_params and opens is not None and opens != spec.default:
         _forget(key, [opens])
     return st.tabs(list(spec.choices), default=spec.default, key=key, bind="query-params")

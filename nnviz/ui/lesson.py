@@ -1,0 +1,299 @@
+"""Predict, then reveal, and the guided tours: the lesson panel every page shows above its figure.
+
+The questions and tours are data (nnviz.lessons). A link opens a page at a question (`?q=<id>`) or at
+a step of its tour (`?tour=<n>`); the settings they name are applied through the same URL-bound
+widgets a student moves. While a question is open and no guess is committed, the page stops after its
+settings (gate()): no figure, table or number that answers it is sent. A guess lives only in this
+session's st.session_state (nothing about a student is stored or put in a link).
+
+A page calls begin(page) before it creates its widgets (a link's or a button's settings must be in
+place before the widgets read them) and .gate() after them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from nnviz import lessons as Ls
+from nnviz.controls import BadValue, MultiChoiceSpec, NumberListSpec
+from nnviz.text import inert
+
+from .frame import CONTROLS, FRAME_KEYS, SET_BY_LESSON, notice, presenting, reserve
+
+Q, TOUR = "q", "tour"  # the URL keys: plain query params (not widgets), shared by every page's lesson panel
+_GUESSES = "_nnviz_guesses"  # {question id: the committed guess}, this session only
+_ERROR = "_nnviz_guess_error"  # {question id: why the last guess could not be read}
+_APPLIED = "_nnviz_lesson_applied"  # the (page, question, step) whose settings this session has applied
+# px a projector's headline figure gives up for the panels above it (presentation mode, 1024x768: measured
+# by tests/test_browser_lessons.py; the tour's panel stands in for the folded opening paragraph)
+BAR_PX = 50  # the row of lesson buttons
+HEAD_PX, LINE_PX, CHARS_PER_LINE = 20, 35, 88  # the tour: its header row and each line of its text
+VERDICT_PX, ALERT_CHARS_PER_LINE = 130, 78  # an answered question's panel, with a one-line verdict
+
+
+def _specs(page: str) -> dict[str, Any]:
+    """Every control of the page a reset returns to its default: its core specs (nnviz.lessons) and the
+    page-local ones it has bound (slow motion); never the frame's (device, presentation mode)."""
+    specs = {**CONTROLS.get(page, {}), **Ls.PAGE_SPECS[page]}
+    return {k: v for k, v in specs.items() if k not in FRAME_KEYS}
+
+
+def _widget_value(spec: Any, value: Any) -> Any:
+    """A parsed value in the form its widget holds in st.session_state."""
+    if isinstance(spec, NumberListSpec):
+        return spec.url(value)[0]  # the text box's text
+    if isinstance(spec, MultiChoiceSpec):
+        return list(value)
+    return value
+
+
+def _apply(page: str, settings: Ls.Settings, full: bool) -> None:
+    """Set the page's widgets to `settings` (URL values). full: every other control back to its default
+    (a button: the page becomes exactly what the step or question names); else only controls the link
+    leaves out (a link that names a step and some settings keeps its settings)."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    specs = _specs(page)
+    st.session_state[SET_BY_LESSON] = set(specs) if full else set()
+    for key, spec in specs.items():
+        if key in settings:
+            value = spec.parse(Ls._raw(settings[key]))
+        elif full:
+            value = spec.default
+        else:
+            continue
+        if not full and key in st.query_params:
+            continue
+        st.session_state[key] = _widget_value(spec, value)
+    ctx = get_script_run_ctx()
+    if full and ctx is not None:  # a widget first drawn later must not seed itself from the opening link
+        with ctx.session_state.query_params() as qp:
+            for key in specs:
+                getattr(qp, "_initial_query_params", {}).pop(key, None)
+
+
+def _go(page: str, question: str | None, step: int | None) -> None:
+    """A button's callback: open the question or the tour step (neither: reset to the defaults)."""
+    if step is not None:
+        settings = Ls.step_settings(page, Ls.TOURS[page][step - 1])
+    elif question is not None:
+        settings = Ls.QUESTIONS[question].settings
+    else:
+        settings = {}
+    _apply(page, settings, full=True)
+    for key, value in ((Q, question if step is None else None), (TOUR, step)):
+        if value is None:
+            if key in st.query_params:
+                del st.query_params[key]
+        else:
+            st.query_params[key] = str(value)
+    st.session_state[_APPLIED] = (page, question if step is None else None, step)
+
+
+def _current(page: str) -> dict[str, list[str]]:
+    """The page's settings as its widgets hold them now, as URL values (controls at their default left out)."""
+    params = {}
+    for key, spec in Ls.PAGE_SPECS[page].items():
+        if key not in st.session_state:
+            continue
+        value = st.session_state[key]
+        try:
+            params[key] = spec.parse([value]) if isinstance(spec, NumberListSpec) else value
+        except BadValue:
+            pass  # the page already said so and uses the default
+    return Ls.to_settings(page, Ls.page_params(page, {}) | params)
+
+
+def _link(page: str, extra: dict[str, str]) -> str:
+    """A link that opens this page as it is now (its settings, and the question or tour step)."""
+    base = st.context.url or f"/{page}"
+    query = [(k, v) for k, vs in _current(page).items() for v in vs] + list(extra.items())
+    return f"{base}?{urlencode(query)}" if query else base
+
+
+@dataclass
+class Lesson:
+    page: str
+    question: str | None  # the open question's id (a tour step's, or ?q=)
+    step: int | None  # the tour step, 1-based
+    slot: Any  # the container above the figure the panel is drawn in
+
+    def gate(self) -> None:
+        """Draw the tour step and the question; with a question open and no guess committed, stop the
+        page here: what follows (the figure, its tables, the numbers) would answer it."""
+        with self.slot:
+            if self.step is not None:
+                _tour_panel(self)
+            else:
+                _bar(self)
+            if self.question is not None and not _ask(self):
+                st.stop()
+
+
+def begin(page: str) -> Lesson:
+    """Read the link's question or tour step, apply its settings once (before the widgets exist), and
+    reserve the panel's place under the title."""
+    question, step = _read_link(page)
+    if step is not None:
+        question = Ls.TOURS[page][step - 1].question
+    key = (page, question if step is None else None, step)
+    if (question is not None or step is not None) and st.session_state.get(_APPLIED) != key:
+        settings = (Ls.step_settings(page, Ls.TOURS[page][step - 1]) if step is not None
+                    else Ls.QUESTIONS[question].settings)
+        _apply(page, settings, full=False)
+    st.session_state[_APPLIED] = key
+    return Lesson(page, question, step, st.container())
+
+
+def _read_link(page: str) -> tuple[str | None, int | None]:
+    """The link's ?q= and ?tour=, checked; a value that names nothing on this page gets a notice and
+    leaves the URL."""
+    steps, ids = Ls.TOURS.get(page, ()), [q.id for q in Ls.for_page(page)]
+    question = step = None
+    if Q in st.query_params:
+        raw = st.query_params.get_all(Q)
+        if len(raw) == 1 and raw[0] in ids:
+            question = raw[0]
+        else:
+            del st.query_params[Q]
+            notice(f"The link's {inert('&'.join(f'q={r}' for r in raw))} is not a question on this page "
+                   f"(it has {len(ids)}: {', '.join(ids)}); showing the page without one.")
+    if TOUR in st.query_params:
+        raw = st.query_params.get_all(TOUR)
+        if len(raw) == 1 and raw[0].isdigit() and 1 <= int(raw[0]) <= len(steps):
+            step = int(raw[0])
+        else:
+            del st.query_params[TOUR]
+            notice(f"The link's {inert('&'.join(f'tour={r}' for r in raw))} is not a step of this page's tour "
+                   f"(expected a whole number from 1 to {len(steps)}); showing the page without the tour.")
+    return question, step
+
+
+def _link_popover(lesson: Lesson, label: str, help: str | None = None) -> None:
+    extra = {TOUR: str(lesson.step)} if lesson.step else {Q: lesson.question} if lesson.question else {}
+    with st.popover(label, icon=":material/link:", help=help):
+        st.code(_link(lesson.page, extra), language=None, wrap_lines=True)
+
+
+def _reset_button(lesson: Lesson, label: str = "Reset") -> None:
+    st.button(label, icon=":material/restart_alt:", key="lesson_reset", on_click=_go, args=(lesson.page, None, None),
+              help="Reset to defaults: every setting of this page back to its default.")
+
+
+def _bar(lesson: Lesson) -> None:
+    """No tour running: start the tour, pick a question, copy a link, reset."""
+    steps, questions = Ls.TOURS.get(lesson.page, ()), Ls.for_page(lesson.page)
+    with st.container(horizontal=True, key="lesson_bar"):
+        if steps:
+            st.button(f"Guided tour ({len(steps)} steps)", icon=":material/school:", key="tour_start",
+                      on_click=_go, args=(lesson.page, None, 1))
+        if questions:
+            with st.popover(f"Predict first ({len(questions)} questions)", icon=":material/quiz:"):
+                for i, q in enumerate(questions, 1):
+                    st.button(q.prompt, key=f"ask_{q.id}", on_click=_go, args=(lesson.page, q.id, None),
+                              type="tertiary", icon=":material/help:" if q.id not in _guesses() else
+                              ":material/check_circle:")
+        _link_popover(lesson, "Link to this view")
+        _reset_button(lesson, "Reset to defaults")
+    reserve(BAR_PX)
+
+
+def _tour_panel(lesson: Lesson) -> None:
+    steps = Ls.TOURS[lesson.page]
+    step = steps[lesson.step - 1]
+    # on a projector, a step whose question is answered gives its text's room to the verdict and the figure
+    said = presenting() and step.question is not None and step.question in _guesses()
+    with st.container(border=True, key="tour_panel"):
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.markdown(f"**{lesson.step}/{len(steps)} · {step.title}**")
+            st.button("", icon=":material/arrow_back:", key="tour_prev", on_click=_go, help="Previous step",
+                      args=(lesson.page, None, lesson.step - 1), disabled=lesson.step == 1)
+            st.button("Next", icon=":material/arrow_forward:", key="tour_next", type="primary", on_click=_go,
+                      args=(lesson.page, None, lesson.step + 1), disabled=lesson.step == len(steps))
+            _link_popover(lesson, "Link", "Copy link to this step")
+            _reset_button(lesson)
+            st.button("", icon=":material/close:", key="tour_end", on_click=_go, args=(lesson.page, None, None),
+                      help="End the tour")
+        if not said:
+            st.container(key="tour_text").markdown(step.text)
+    lines = 0 if said else math.ceil(len(step.text) / CHARS_PER_LINE)
+    reserve(HEAD_PX + LINE_PX * lines)
+
+
+def _guesses() -> dict[str, Any]:
+    return st.session_state.setdefault(_GUESSES, {})
+
+
+def _commit(question: Ls.Question) -> None:
+    """The form's callback: read the guess; one that cannot be read is not committed."""
+    errors = st.session_state.setdefault(_ERROR, {})
+    raw = st.session_state.get(f"guess_{question.id}")
+    try:
+        if raw is None or str(raw).strip() == "":
+            raise ValueError("pick one of the choices" if question.kind == "choice" else "type your guess first")
+        _guesses()[question.id] = question.read_guess(raw)
+        errors.pop(question.id, None)
+    except ValueError as e:
+        errors[question.id] = str(e)
+
+
+def _forget_guess(qid: str) -> None:
+    _guesses().pop(qid, None)
+
+
+def _ask(lesson: Lesson) -> bool:
+    """The question: a guess form until one is committed (False: keep the page hidden), then the
+    verdict computed at the settings on screen (True)."""
+    q = Ls.QUESTIONS[lesson.question]
+    guess = _guesses().get(q.id)
+    box = st.container(border=True, key="question_panel")
+    if not (presenting() and guess is not None):  # on a projector the answered prompt moves into "Why"
+        box.markdown(f"**Predict first.** {q.prompt}")
+    if guess is None:
+        with box.form(key=f"form_{q.id}", border=False, enter_to_submit=True):
+            if q.kind == "choice":
+                st.radio("Your prediction", q.choices, index=None, key=f"guess_{q.id}", horizontal=True)
+            else:
+                hint = "a power of ten, such as 1e-3 or 10^-3" if q.kind == "log10" else "a number"
+                st.text_input(f"Your prediction ({hint}{', in ' + q.unit if q.unit else ''})", key=f"guess_{q.id}")
+            st.form_submit_button("Commit my guess", type="primary", icon=":material/lock:", on_click=_commit,
+                                  args=(q,))
+        error = st.session_state.get(_ERROR, {}).get(q.id)
+        if error:
+            box.error(f"Not committed: {error}.")
+        box.caption("The figure and the numbers that answer this appear once you commit a guess.")
+        if lesson.step is None:
+            box.button("Close the question", icon=":material/close:", key="question_close", type="tertiary",
+                       on_click=_go, args=(lesson.page, None, None))
+        return False
+    settings = _current(lesson.page)
+    try:
+        verdict = q.judge(guess, settings)
+    except ValueError as e:
+        box.info(f"At the settings on screen this question has no answer ({e}).")
+        return True
+    show = box.success if verdict.close else box.info
+    icon = ":material/check:" if verdict.close else ":material/close:"
+    row = None
+    if presenting():  # the verdict on the projector; the explanation in a popover for the teacher to open
+        show(verdict.head, icon=icon)
+        reserve(VERDICT_PX + LINE_PX * (math.ceil(len(verdict.head) / ALERT_CHARS_PER_LINE) - 1))
+        row = box.container(horizontal=True)
+        with row.popover("Why", icon=":material/lightbulb:"):
+            st.markdown(f"**{q.prompt}** {verdict.text.removeprefix(verdict.head).strip()}")
+    else:
+        show(verdict.text, icon=icon)
+    row = row or box.container(horizontal=True)
+    if settings != Ls.to_settings(lesson.page, q.params()):
+        row.caption("The answer is computed at the settings on screen, which differ from the question's.")
+        row.button("Back to the question's settings", key="question_settings", on_click=_go,
+                   args=(lesson.page, q.id, lesson.step) if lesson.step is None else (lesson.page, None, lesson.step))
+    row.button("Ask me again", icon=":material/replay:", key="question_again", on_click=_forget_guess, args=(q.id,))
+    if lesson.step is None:
+        row.button("Close the question", icon=":material/close:", key="question_close", type="tertiary",
+                   on_click=_go, args=(lesson.page, None, None))
+    return True

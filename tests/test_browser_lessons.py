@@ -1,0 +1,94 @@
+"""The guided tours in a real browser (Playwright + Chromium), as a teacher runs them: presentation mode on
+a 1024x768 projector, every step of every page's tour stepped with Next. Each step's text is on the
+first screen in large type; a step without a question shows its whole headline figure on that screen
+too; a step with a question shows no figure until a guess is committed, then the verdict and the whole
+figure. The address bar follows the tour, so a copied URL reopens the step."""
+from __future__ import annotations
+
+import pytest
+
+from browser import SHOTS
+from nnviz import lessons as Ls
+
+W, H = 1024, 768
+CHART = "[data-testid='stPlotlyChart']"
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+MIN_HEIGHT = 240  # px of the headline figure (two side by side on the regression page)
+GUESS = {"number": "1", "log10": "1e-3"}  # a guess of each kind that every question can read
+
+
+def _idle(page) -> None:
+    page.wait_for_timeout(400)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.wait_for_timeout(600)  # plotly's layout pass
+    page.wait_for_selector(IDLE, timeout=60_000)
+
+
+def _log(server) -> str:
+    """The end of the server's log (where a script error's traceback goes)."""
+    server.log.flush()
+    return open(server.log.name).read()[-3000:]
+
+
+def _inside(page, selector: str, problems: list, where: tuple) -> dict:
+    """The element's box; one not whole inside the first screen is noted in `problems`."""
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, (where, f"{selector} is not shown")
+    if not (box["y"] >= 0 and box["y"] + box["height"] <= H + 1):
+        problems.append((*where, selector, f"top {box['y']:.0f}, bottom {box['y'] + box['height']:.0f}"))
+    return box
+
+
+@pytest.mark.parametrize("name", list(Ls.TOURS))
+def test_every_tour_step_fits_a_projector(browser, server, name):
+    steps = Ls.TOURS[name]
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": W, "height": H})
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server.url}/{name}?present=true&tour=1")
+    page.wait_for_selector(".st-key-tour_panel", timeout=60_000)
+    _idle(page)
+    assert page.locator(".st-key-tour_panel").count() == 1, _log(server)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list = []  # every step is walked; what did not fit is reported at the end, all of it
+    for i, step in enumerate(steps, 1):
+        page.screenshot(path=str(SHOTS / f"tour-{name}-{i}.png"))
+        panel = page.locator(".st-key-tour_panel")
+        assert f"{i}/{len(steps)} · {step.title}" in panel.inner_text(), (name, i, panel.inner_text())
+        assert f"tour={i}" in page.url, (name, i, page.url)
+        assert page.locator("[data-testid='stException']").count() == 0, (name, i, _log(server))
+        text = page.locator(".st-key-tour_text")
+        assert text.inner_text().split()[:4] == step.text.replace("*", "").split()[:4], (name, i)
+        assert float(text.evaluate("e => getComputedStyle(e.querySelector('p')).fontSize")[:-2]) >= 20, (name, i)
+        _inside(page, ".st-key-tour_panel", problems, (name, i))
+        if step.question is not None:
+            # nothing that answers it before a guess: no figure at all, and the question on screen
+            assert page.locator(CHART).count() == 0, (name, i)
+            _inside(page, ".st-key-question_panel", problems, (name, i))
+            q = Ls.QUESTIONS[step.question]
+            form = page.locator(".st-key-question_panel")
+            if q.kind == "choice":
+                form.locator("[role='radiogroup'] label").first.click()
+            else:
+                form.locator("input").fill(GUESS[q.kind])
+            form.locator("[data-testid='stFormSubmitButton'] button").click()
+            _idle(page)
+            page.wait_for_selector(CHART, timeout=60_000)
+            _idle(page)
+            page.screenshot(path=str(SHOTS / f"tour-{name}-{i}-revealed.png"))
+            guess = q.choices[0] if q.kind == "choice" else q.read_guess(GUESS[q.kind])
+            verdict = q.judge(guess)  # the tour step opens the question's own settings
+            assert verdict.head in form.locator("[data-testid='stAlert']").inner_text(), (name, i, verdict.head)
+            _inside(page, ".st-key-question_panel", problems, (name, i))
+            _inside(page, ".st-key-tour_panel", problems, (name, i))
+        box = _inside(page, CHART, problems, (name, i))
+        if box["height"] < MIN_HEIGHT:  # still a figure, not a strip
+            problems.append((name, i, "figure height", box["height"]))
+        if i < len(steps):
+            page.locator(".st-key-tour_next button").click()
+            _idle(page)
+            assert page.locator(".st-key-tour_panel").count() == 1, (name, i + 1, _log(server))
+    assert page.locator(".st-key-tour_next button").is_disabled()
+    assert not problems, problems
+    assert not errors, errors
+    page.close()
