@@ -16,7 +16,6 @@ from typing import Collection, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils import skip_init
 
 from . import training
 from .activations import ACTIVATIONS
@@ -167,12 +166,7 @@ def make_model(config: ClassifierConfig, device: str | torch.device = "cpu") -> 
     for fan_in, fan_out in zip(widths, widths[1:]):
         if layers:
             layers.append(act.build(act.defaults()))
-        linear = skip_init(nn.Linear, fan_in, fan_out)
-        with torch.no_grad():
-            nn.init.kaiming_uniform_(linear.weight, a=math.sqrt(5), generator=g)
-            bound = 1 / math.sqrt(fan_in)
-            nn.init.uniform_(linear.bias, -bound, bound, generator=g)
-        layers.append(linear)
+        layers.append(training.default_linear(fan_in, fan_out, g))
     return nn.Sequential(*layers).to(device)
 
 

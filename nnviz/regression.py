@@ -76,13 +76,7 @@ def make_model(seed: int, device: str | torch.device = "cpu") -> nn.Linear:
     """nn.Linear(1, 1) with exactly the numbers `torch.manual_seed(seed); nn.Linear(1, 1)` gives,
     drawn from a private generator in reset_parameters' order (weight, then bias), so concurrent
     sessions never touch the global random state."""
-    g = torch.Generator().manual_seed(seed)
-    model = skip_init(nn.Linear, 1, 1)
-    with torch.no_grad():
-        nn.init.kaiming_uniform_(model.weight, a=math.sqrt(5), generator=g)
-        bound = 1 / math.sqrt(model.in_features)
-        nn.init.uniform_(model.bias, -bound, bound, generator=g)
-    return model.to(device)
+    return training.default_linear(1, 1, torch.Generator().manual_seed(seed)).to(device)
 
 
 def make_loss(name: str) -> nn.Module:

@@ -11,6 +11,20 @@ from typing import Callable, Collection, Iterator, NamedTuple, TypeVar
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import skip_init
+
+
+def default_linear(fan_in: int, fan_out: int, g: torch.Generator) -> nn.Linear:
+    """nn.Linear(fan_in, fan_out) with the numbers its reset_parameters would draw (weight, then bias),
+    taken from `g` instead of the global random state, so concurrent sessions never touch it: built
+    in order from one generator seeded s, a model equals the one built after torch.manual_seed(s)."""
+    linear = skip_init(nn.Linear, fan_in, fan_out)
+    with torch.no_grad():
+        nn.init.kaiming_uniform_(linear.weight, a=math.sqrt(5), generator=g)
+        bound = 1 / math.sqrt(fan_in)
+        nn.init.uniform_(linear.bias, -bound, bound, generator=g)
+    return linear
+
 
 ENGINES = {"eager": "eager (the plain loop)", "cuda_graph": "CUDA graph (the step captured once, replayed)"}
 

@@ -5,9 +5,9 @@ import streamlit as st
 
 from nnviz import classification as C
 from nnviz import logits as G
-from nnviz.controls import BoolSpec
 from nnviz.figures.classification import (double_softmax_figure, gradient_figure, history_figure, logit_loss_figure,
                                           region_figure, saturation_figure, softmax_figure)
+from nnviz.ui.live import SLOW, SLOW_SECONDS
 from nnviz.ui import (begin, code_expander, controls_area, device, finished_view, intro, number, numbers, presenting,
                       require_frame, reserve, select, settle, show_figure, slider, tabs, toggle, train_live)
 
@@ -130,7 +130,6 @@ if why_tab.open:
 # === Train a classifier ==========================================================================
 if clf_tab.open:
     with clf_tab:
-        SLOW = BoolSpec("Slow motion (about 5 s per run)", False)
         settings, main = controls_area()
         with settings:
             data = select(C.DATA, "data")  # no format_func: the URL holds the shown label, the spec the key
@@ -200,7 +199,7 @@ if clf_tab.open:
                                 grid=GRID)
             train_live(run, with_regions(run, snapshots), cfg.epochs, draw,
                        lambda done: progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}"),
-                       slow_seconds=5.0 if slow else 0.0)
+                       slow_seconds=SLOW_SECONDS if slow else 0.0)
         if run is not None and (run["config"], run["device"]) == (cfg, dev) and run["history"]:
             draw(run, final=True)
             s = run["history"][-1]

@@ -4,9 +4,10 @@ import streamlit as st
 from nnviz import regression as R
 from nnviz.figures.regression import FINAL_POINTS, path_figure, step_figure, timing_figure, training_figure
 from nnviz.devices import available_devices
+from nnviz.ui.live import SLOW, SLOW_SECONDS
 from nnviz.ui import (begin, code_expander, controls_area, device, finished_view, intro, number, require_frame, select,
                       settle, show_figure, slider, toggle, train_live)
-from nnviz.controls import BoolSpec, ChoiceSpec
+from nnviz.controls import ChoiceSpec
 
 require_frame()
 st.title("Train a linear regression, live")
@@ -21,7 +22,6 @@ LIVE_POINTS = 100  # points per loss line across the whole epoch axis in a live 
 # draws 40 % of them); the finished run's chart draws FINAL_POINTS (the charts' bytes: the budget of a Train)
 SURFACE_GRID = 41  # (weight, bias) points a side of the loss surface under the path: its contours read the same as finer
 
-SLOW = BoolSpec("Slow motion (about 5 s per run)", False, help="Pause between updates so the charts can be followed.")
 ENGINE = ChoiceSpec("Engine", tuple(R.ENGINES), "eager")
 
 lesson = begin("regression")  # a question or tour step from the link or a button sets the controls below
@@ -121,7 +121,7 @@ with train_tab:
         snapshots = R.train(cfg, dev, every=1 if engine == "eager" else 10, engine=engine)
         train_live(run, snapshots, cfg.epochs, draw,
                    lambda done: progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}"),
-                   slow_seconds=5.0 if slow else 0.0)
+                   slow_seconds=SLOW_SECONDS if slow else 0.0)
 
     if run is not None and (run["config"], run["device"]) == (cfg, dev) and run["history"]:
         draw(run, final=True)

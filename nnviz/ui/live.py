@@ -4,7 +4,11 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterable
 
+from nnviz.controls import BoolSpec
+
 LIVE_FRAMES = 10  # chart redraws per run, the final one included, whatever the epochs and the server's speed
+SLOW = BoolSpec("Slow motion (about 5 s per run)", False, help="Pause between updates so the charts can be followed.")
+SLOW_SECONDS = 5.0  # the pauses of one slow-motion run, in all
 TICKS = 50  # progress updates per run: a few hundred bytes each, and where a click on Stop is seen
 
 
