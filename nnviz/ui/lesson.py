@@ -12,6 +12,7 @@ place before the widgets read them) and .gate() after them.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -164,7 +165,7 @@ def _read_link(page: str) -> tuple[str | None, int | None]:
                    f"(it has {len(ids)}: {', '.join(ids)}); showing the page without one.")
     if TOUR in st.query_params:
         raw = st.query_params.get_all(TOUR)
-        if len(raw) == 1 and raw[0].isdigit() and 1 <= int(raw[0]) <= len(steps):
+        if len(raw) == 1 and re.fullmatch(r"[0-9]{1,3}", raw[0]) and 1 <= int(raw[0]) <= len(steps):
             step = int(raw[0])
         else:
             del st.query_params[TOUR]
