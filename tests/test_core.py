@@ -97,3 +97,100 @@ def test_number_list_spec_reads_repeated_or_comma_separated_values():
     for bad in (["2.5"], ["0"], ["65"], ["1,1,1,1,1"], ["9" * 400]):  # 400 digits: int() takes it, float() overflows
         with pytest.raises(BadValue, match="whole numbers"):
             hidden.parse(bad)
+
+
+# --- url(): the inverse of parse ---------------------------------------------------------------------
+
+def _url_round_trips(spec, value) -> None:
+    import math
+
+    raw = spec.url(value)
+    assert isinstance(raw, list) and all(isinstance(r, str) for r in raw), (spec.label, value, raw)
+    back = spec.parse(raw)
+    assert back == value and type(back) is type(value), (spec.label, value, raw, back)
+    if isinstance(value, float):
+        assert math.copysign(1.0, back) == math.copysign(1.0, value)  # exactly: the sign of a zero too
+    if isinstance(value, tuple):
+        assert all(type(a) is type(b) and a == b for a, b in zip(back, value)), (spec.label, value, back)
+
+
+AWKWARD = (0.1, 1 / 3, 1e-4, 2 / 3, 0.1 + 0.2, 1e-7, 5e-324, 1 - 2**-53, 123.456, 2**-30)  # exact round trips only
+
+
+def _samples(spec) -> list:
+    """The default and a few values that each spec type must carry through a URL exactly."""
+    from nnviz.controls import NumberListSpec
+
+    if isinstance(spec, FloatSpec):
+        inside = [v for x in AWKWARD for v in (x, -x) if spec.min <= v <= spec.max]
+        return [spec.default, spec.min, spec.max, spec.min + (spec.max - spec.min) / 3, *inside]
+    if isinstance(spec, IntSpec):
+        return [spec.default, spec.min, spec.max, (spec.min + spec.max) // 2]
+    if isinstance(spec, ChoiceSpec):
+        return [spec.default, *spec.choices]
+    if isinstance(spec, MultiChoiceSpec):
+        cap = spec.max_selections or len(spec.choices)
+        return [list(spec.default), [], list(spec.choices[:cap]), list(reversed(spec.choices))[:cap],
+                [spec.choices[-1]]]
+    if isinstance(spec, BoolSpec):
+        return [spec.default, True, False]
+    if isinstance(spec, NumberListSpec):
+        if spec.integer:
+            pool = [int(spec.min), int(spec.max), int(spec.min + spec.max) // 2, int(spec.min) + 1]
+        else:
+            pool = [float(spec.min), float(spec.max)] + [v for x in AWKWARD for v in (x, -x)
+                                                          if spec.min <= v <= spec.max]
+        lists = [tuple(spec.default)] + [tuple(pool[i % len(pool)] for i in range(k, 2 * k))
+                                         for k in {spec.min_len, spec.max_len} if k]
+        if spec.min_len == 0:
+            lists.append(())
+        return lists
+    raise AssertionError(f"no samples for {type(spec).__name__}")
+
+
+def _core_specs() -> list:
+    from nnviz.lessons import PAGE_SPECS
+
+    seen: dict[int, object] = {}
+    for specs in PAGE_SPECS.values():
+        for spec in specs.values():
+            seen.setdefault(id(spec), spec)
+    return list(seen.values())
+
+
+def test_url_is_the_inverse_of_parse_for_every_spec_type():
+    from nnviz.controls import NumberListSpec
+
+    specs = [
+        FloatSpec("x", -2.0, 3.0, 0.0, 0.5), FloatSpec("lr", 0.0001, 10.0, 0.01, 0.0001),
+        FloatSpec("tiny", -1e-300, 1e-300, 0.0, 1e-301),
+        IntSpec("n", 1, 50, 5), IntSpec("seed", 0, 9999, 42),
+        ChoiceSpec("c", ("a", "b", "Train a classifier"), "a"),
+        MultiChoiceSpec("m", ("a", "b", "c"), ("a",)), MultiChoiceSpec("capped", ("a", "b", "c"), ("b",), 2),
+        BoolSpec("b"), BoolSpec("on", True),
+        NumberListSpec("Logits", -20, 20, (2.0, 1.0, 0.1), 3, 5),
+        NumberListSpec("Hidden", 1, 64, (8,), 0, 4, integer=True),
+    ]
+    for spec in specs:
+        for value in _samples(spec):
+            _url_round_trips(spec, value)
+    logits, hidden = specs[-2], specs[-1]
+    for v in [(0.1, 1 / 3, 1e-4), (-20.0, 20.0, 5e-324, -0.0), (0.1 + 0.2, 2 / 3, 1e-7, 19.999999999999996, -1 / 3)]:
+        _url_round_trips(logits, v)
+    for v in [(), (8,), (8, 4), (1, 64, 2, 3)]:
+        _url_round_trips(hidden, v)
+    assert hidden.url(()) == [""]  # an empty list is one blank value, what an emptied text box holds
+    assert logits.url((2.0, 1.0, 0.1)) == ["2, 1, 0.1"]  # short where short is exact
+    for x in (0.1, 1 / 3, 1e-4, -0.0):
+        _url_round_trips(specs[0], x)
+
+
+def test_url_round_trips_every_spec_the_pages_bind():
+    from nnviz.controls import NumberListSpec
+
+    specs = _core_specs()
+    kinds = {type(s) for s in specs}
+    assert {FloatSpec, IntSpec, ChoiceSpec, MultiChoiceSpec, BoolSpec, NumberListSpec} <= kinds, kinds
+    for spec in specs:
+        for value in _samples(spec):
+            _url_round_trips(spec, value)
