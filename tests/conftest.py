@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -60,6 +61,22 @@ def shown_script(at, i: int = 0) -> str:
     """The i-th Python code block of an AppTest run ("show the code"; the lesson panel's link box is not
     Python)."""
     return [c.proto.code_text for c in at.get("code") if c.proto.language == "python"][i]
+
+
+def same_as_link(value, raw: list[str], spec=None) -> bool:
+    """Does a widget's value (as st.session_state holds it) equal a link's raw URL values? A number
+    list's text box (spec a NumberListSpec) compares as the numbers it reads as."""
+    from nnviz.controls import NumberListSpec
+
+    if isinstance(spec, NumberListSpec):
+        return spec.parse([value]) == spec.parse(raw)
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value] == raw
+    if isinstance(value, bool):
+        return len(raw) == 1 and str(value).lower() == raw[0].lower()
+    if isinstance(value, (int, float)):
+        return len(raw) == 1 and math.isclose(float(raw[0]), float(value))
+    return len(raw) == 1 and str(value) == raw[0]
 
 
 def traces(at, i: int = 0) -> dict[str, dict]:

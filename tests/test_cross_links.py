@@ -2,11 +2,11 @@
 binds, and opens the target with those settings applied, with no notice."""
 from __future__ import annotations
 
-import math
 from urllib.parse import parse_qs
 
 import pytest
 
+from conftest import same_as_link
 from nnviz.ui.catalog import PAGES
 
 WHY = "Why losses take logits"
@@ -35,17 +35,6 @@ def _cross_links(at, source: str) -> list[tuple[str, dict[str, list[str]], str]]
             for e in at.get("page_link") if e.proto.page != own]
 
 
-def _same(value, raw: list[str]) -> bool:
-    """Does a widget's value equal the link's raw URL values?"""
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value] == raw
-    if isinstance(value, bool):
-        return len(raw) == 1 and str(value).lower() == raw[0].lower()
-    if isinstance(value, (int, float)):
-        return len(raw) == 1 and math.isclose(float(raw[0]), float(value))
-    return len(raw) == 1 and str(value) == raw[0]
-
-
 def _open_target(app, target: str, params: dict[str, list[str]]):
     """Open the target with the link's settings; no exception, no notice, each key bound and applied."""
     from nnviz.ui.frame import CONTROLS
@@ -56,7 +45,7 @@ def _open_target(app, target: str, params: dict[str, list[str]]):
     bound = CONTROLS.get(target, {})
     for key, raw in params.items():
         assert key in bound, f"{target} binds no {key!r} (it binds {sorted(bound)})"
-        assert _same(at.session_state[key], raw), (target, key, at.session_state[key], raw)
+        assert same_as_link(at.session_state[key], raw), (target, key, at.session_state[key], raw)
     return at
 
 

@@ -4,11 +4,12 @@ link reopens the same view. Expected answers come from nnviz.lessons (tested aga
 references in tests/test_lessons.py), never written here."""
 from __future__ import annotations
 
-import math
 import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from conftest import same_as_link
 
 from nnviz import lessons as Ls
 from nnviz.controls import BoolSpec, ChoiceSpec, MultiChoiceSpec, NumberListSpec
@@ -26,19 +27,6 @@ def _raw(value: str | list[str] | tuple[str, ...]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _same(spec, value, raw: list[str]) -> bool:
-    """Does a widget's value (as st.session_state holds it) equal the link's raw URL values?"""
-    if isinstance(spec, NumberListSpec):  # a text box: the numbers it reads as
-        return spec.parse([value]) == spec.parse(raw)
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value] == raw
-    if isinstance(value, bool):
-        return len(raw) == 1 and str(value).lower() == raw[0].lower()
-    if isinstance(value, (int, float)):
-        return len(raw) == 1 and math.isclose(float(raw[0]), float(value))
-    return len(raw) == 1 and str(value) == raw[0]
-
-
 def _held(spec, value):
     """A widget's value in a comparable form (a number list's text box as its numbers)."""
     if isinstance(spec, NumberListSpec):
@@ -53,12 +41,12 @@ def _check_settings(at, page: str, settings: Ls.Settings, others_default: bool =
     for key, value in settings.items():
         assert key in at.session_state, (page, key, "not in session_state")
         held = at.session_state[key]
-        assert _same(specs[key], held, _raw(value)), (page, key, held, value)
+        assert same_as_link(held, _raw(value), specs[key]), (page, key, held, value)
     if others_default:
         for key, spec in specs.items():
             if key not in settings and key in at.session_state:
                 held = at.session_state[key]
-                assert _same(spec, held, spec.url(spec.default)), (page, key, held, "default", spec.default)
+                assert same_as_link(held, spec.url(spec.default), spec), (page, key, held, "default", spec.default)
 
 
 def _markdown(at) -> list[str]:
