@@ -702,7 +702,7 @@ _TOURS: dict[str, tuple[Step, ...]] = {
              "layer's gradient lose between depth 1 and depth 30?",
              question="van-sigmoid-depth-30"),
         Step("Layer by layer",
-             "The loss is a product: one factor per layer. Predict the average factor.",
+             "The first layer's gradient is a product: one factor per layer. Predict the average factor.",
              question="van-sigmoid-per-layer"),
         Step("ReLU and the initialisation",
              "ReLU's slope is 1 or 0, so the weights' scale decides. torch's default init, Xavier and Kaiming "
@@ -721,7 +721,7 @@ _TOURS: dict[str, tuple[Step, ...]] = {
     ),
     "regression": (
         Step("The training loop",
-             f"One weight, one bias, learning the line y = {R.W.default:g}x + {R.B.default:g} from noisy points. "
+             f"One weight, one bias, learning the line y = {R.W.default:g}x + {R.B.default:g} from points on it. "
              "Every epoch runs five "
              "lines: forward, loss, zero_grad, backward, step. Open *Step by step* to run them one at a time.",
              {}),
