@@ -239,6 +239,13 @@ def _runs(mask: list[bool], xs: list[float]) -> list[tuple[float, float]]:
     return [(xs[a], xs[b]) for a, b in _index_runs(mask)]
 
 
+def plot_range(xmin: float, xmax: float) -> tuple[float, float]:
+    """The x range to plot for 'x from' and 'x to' as set: a reversed one swapped, an empty one widened."""
+    if xmin < xmax:
+        return xmin, xmax
+    return (xmax, xmin) if xmin > xmax else (xmin - 1.0, xmax + 1.0)
+
+
 def grid(xmin: float, xmax: float, n: int, device: str = "cpu") -> Tensor:
     """n evenly spaced points from xmin to xmax, computed in float64 as xmin + (xmax - xmin) * i/(n-1)
     and then rounded to float32, so that round points such as 0 land exactly on the grid."""

@@ -64,7 +64,7 @@ Settings = Mapping[str, "str | list[str]"]
 Params = Mapping[str, Any]
 
 
-def _raw(value: str | list[str] | tuple[str, ...]) -> list[str]:
+def raw_values(value: str | list[str] | tuple[str, ...]) -> list[str]:
     """A settings value as the list of raw URL values a spec parses."""
     return [value] if isinstance(value, str) else list(value)
 
@@ -81,7 +81,7 @@ def page_params(page: str, settings: Settings) -> dict[str, Any]:
     out = {}
     for key, spec in specs.items():
         if key in settings:
-            out[key] = spec.parse(_raw(settings[key]))
+            out[key] = spec.parse(raw_values(settings[key]))
         else:
             out[key] = list(spec.default) if isinstance(spec, MultiChoiceSpec) else spec.default
     return out
@@ -242,16 +242,8 @@ def _act_params(p: Params) -> dict[str, dict[str, Any]]:
             if act.params}
 
 
-def _range(p: Params) -> tuple[float, float]:
-    """The x range the activation page plots (it swaps or widens a reversed or empty one)."""
-    lo, hi = p["xmin"], p["xmax"]
-    if lo >= hi:
-        lo, hi = (hi, lo) if lo > hi else (lo - 1.0, hi + 1.0)
-    return lo, hi
-
-
 def _curves(p: Params, names: tuple[str, ...]) -> dict[str, A.Curve]:
-    lo, hi = _range(p)
+    lo, hi = A.plot_range(p["xmin"], p["xmax"])
     return {c.name: c for c in A.compute_curves(names, _act_params(p), lo, hi, p["sat"])}
 
 
@@ -262,6 +254,15 @@ def _loss_data(p: Params) -> L.Data:
 def _vanishing(p: Params, act: str, init: str | None = None) -> V.Sweep:
     return V.sweep(act, p["depth"], p["width"], init or p["init"], p["std"], p["residual"], p["norm"], p["dtype"],
                    p["init_seed"])
+
+
+def _deep_stack(p: Params) -> tuple[str, int]:
+    """The first chosen activation and the depth a vanishing question compares with depth 1."""
+    if not p["act"]:
+        raise ValueError("no activation is chosen; pick one in the settings")
+    if p["depth"] < 2:
+        raise ValueError("at depth 1 there is nothing deeper to compare with; set the depth to 2 or more")
+    return p["act"][0], p["depth"]
 
 
 def _depth_ratio(s: V.Sweep, depth: int) -> float:
@@ -371,7 +372,7 @@ def _mse_outlier_share(p: Params) -> Answer:
 # --- vanishing -----------------------------------------------------------------------------------
 
 def _sigmoid_decades(p: Params) -> Answer:
-    act, depth = p["act"][0], p["depth"]
+    act, depth = _deep_stack(p)
     s = _vanishing(p, act)
     r = _depth_ratio(s, depth)
     first, deep = s.first_mean[0], s.first_mean[s.depths.index(depth)]
@@ -387,7 +388,7 @@ def _sigmoid_decades(p: Params) -> Answer:
 
 
 def _per_layer(p: Params) -> Answer:
-    act, depth = p["act"][0], p["depth"]
+    act, depth = _deep_stack(p)
     s = _vanishing(p, act)
     r = _depth_ratio(s, depth)
     f = r ** (1 / (depth - 1))
@@ -405,7 +406,7 @@ RELU_INITS = ("default", "xavier_normal", "kaiming_normal")  # the choices of va
 
 
 def _flat_init(p: Params) -> Answer:
-    act, depth = p["act"][0], p["depth"]
+    act, depth = _deep_stack(p)
     ratios = {i: _depth_ratio(_vanishing(p, act, i), depth) for i in RELU_INITS}
     best = min(RELU_INITS, key=lambda i: abs(math.log10(ratios[i])))
     sw2 = V.init_variance(best, p["width"], p["width"])[0]
@@ -431,13 +432,16 @@ def _weight_after(p: Params) -> Answer:
         high = int((start(data.X_train) > data.y_train).sum())  # training points predicted too high at first
     hist = list(R.train(cfg, every=1))
     last = hist[-1]
+    if last.epoch + 1 < cfg.epochs or not math.isfinite(last.weight):  # the trainer stops a run that blows up
+        raise ValueError(f"the run blows up after {last.epoch + 1} epoch{'s' * (last.epoch != 0)} (learning rate "
+                         f"{cfg.lr:g}): there is no weight after {cfg.epochs} to predict")
     low = min(hist, key=lambda s: s.weight)
     why = (f" The weight fell to {low.weight:.4f} after epoch {low.epoch + 1} before it turned: at first every "
            f"training point is predicted too high (the bias starts {b0 - cfg.bias:+.3f} off), so the loss pushes "
            "the weight down along with the bias." if high == len(data.X_train) and low.weight < min(w0, last.weight)
            else "")
     return Answer(last.weight, f"{last.weight:.4f}",
-                  f"After {last.epoch + 1} epochs the weight is {last.weight:.4f} and the bias {last.bias:.4f}; they "
+                  f"After {last.epoch + 1} epoch{'s' * (last.epoch != 0)} the weight is {last.weight:.4f} and the bias {last.bias:.4f}; they "
                   f"started at {w0:.4f} and {b0:.4f} (nn.Linear(1, 1) after torch.manual_seed({cfg.seed})), and the "
                   f"true line has {cfg.weight:g} and {cfg.bias:g}." + why,
                   {"weight": last.weight, "bias": last.bias, "weight_start": w0, "bias_start": b0,
@@ -511,7 +515,7 @@ def _softmax_underflow(p: Params) -> Answer:
 
 def _ce_gradient(p: Params) -> Answer:
     logits = p["logits"]
-    t = min(p["target"], len(logits) - 1)  # the page reads a class beyond the list as the last one
+    t = G.true_class(p["target"], len(logits))
     g = G.gradient(logits, t)
     v = g.autograd[t]
     others = ", ".join(f"class {k}: {g.autograd[k]:.3g}" for k in range(len(logits)) if k != t)
@@ -698,8 +702,8 @@ _TOURS: dict[str, tuple[Step, ...]] = {
              "falling means the first layers learn nothing.",
              {}),
         Step("30 sigmoid layers",
-             "Sigmoid's slope is at most 0.25. Before the curve appears: how many powers of ten does the first "
-             "layer's gradient lose between depth 1 and depth 30?",
+             "Sigmoid's slope is at most 0.25. Before the curve appears: the first layer's gradient at depth 30 "
+             "is its value at depth 1 times what? Type a power of ten, such as 1e-5.",
              question="van-sigmoid-depth-30"),
         Step("Layer by layer",
              "The first layer's gradient is a product: one factor per layer. Predict the average factor.",

@@ -27,6 +27,13 @@ DTYPE = ChoiceSpec("Precision", ("float32", "float64"), "float32")
 PART = ChoiceSpec("Part", ("Why losses take logits", "Train a classifier"), "Why losses take logits")  # the page's tabs
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def true_class(target: int, classes: int) -> int:
+    """The true class the page uses: one beyond the logits given is read as the last class."""
+    return min(target, classes - 1)
+
+
 MIN_CLASSES = 2  # a classifier needs two classes; the page's list has 3 to 5
 SHIFT = 10.0  # the constant added to every logit to show that softmax ignores it
 SWEEP_POINTS = 2001  # default grid of the z sweep (odd: z = 0 is a grid point)

@@ -39,7 +39,7 @@ if not names:
     st.stop()
 if xmin >= xmax:
     notice(f"'x from' ({xmin:g}) must be below 'x to' ({xmax:g}); the range was swapped or widened.")
-    xmin, xmax = (xmax, xmin) if xmin > xmax else (xmin - 1.0, xmax + 1.0)
+    xmin, xmax = A.plot_range(xmin, xmax)
 
 # --- Compute (cached: a classroom on the same settings computes once) --------------------------
 curves = st.cache_data(max_entries=512)(A.compute_curves)(tuple(names), params, xmin, xmax, threshold, device=device())

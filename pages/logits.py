@@ -49,10 +49,10 @@ if why_tab.open:
             z_range = slider(G.Z_RANGE, "z_range")
             dtype = select(G.DTYPE, "logit_dtype")
         lesson.gate()  # an open question hides everything below until the student commits a guess
-        if target > len(logits) - 1:
+        if G.true_class(target, len(logits)) != target:
             main.warning(f"There are {len(logits)} classes (0 to {len(logits) - 1}): true class {target} "
                          f"is read as class {len(logits) - 1}.")
-            target = len(logits) - 1
+            target = G.true_class(target, len(logits))
         sweep = cache(G.sweep)(z_range, dtype)
         points = cache(G.failure_points)(dtype)
         with main:

@@ -23,10 +23,6 @@ UNREADABLE = "abc"  # no number kind can read it
 
 # --- helpers ---------------------------------------------------------------------------------------
 
-def _raw(value: str | list[str] | tuple[str, ...]) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
-
-
 def _held(spec, value):
     """A widget's value in a comparable form (a number list's text box as its numbers)."""
     if isinstance(spec, NumberListSpec):
@@ -41,7 +37,7 @@ def _check_settings(at, page: str, settings: Ls.Settings, others_default: bool =
     for key, value in settings.items():
         assert key in at.session_state, (page, key, "not in session_state")
         held = at.session_state[key]
-        assert same_as_link(held, _raw(value), specs[key]), (page, key, held, value)
+        assert same_as_link(held, Ls.raw_values(value), specs[key]), (page, key, held, value)
     if others_default:
         for key, spec in specs.items():
             if key not in settings and key in at.session_state:
@@ -51,6 +47,16 @@ def _check_settings(at, page: str, settings: Ls.Settings, others_default: bool =
 
 def _markdown(at) -> list[str]:
     return [m.value for m in at.markdown]
+
+
+def _on_screen(at, page: str) -> dict[str, list[str]]:
+    """The page's settings as its widgets hold them, as URL values."""
+    params = {}
+    for key, spec in Ls.PAGE_SPECS[page].items():
+        if key in at.session_state:
+            value = at.session_state[key]
+            params[key] = spec.parse([value]) if isinstance(spec, NumberListSpec) else value
+    return Ls.to_settings(page, Ls.page_params(page, {}) | params)
 
 
 def _no_exception(at) -> None:
@@ -63,6 +69,12 @@ def _hidden(at, q: Ls.Question) -> None:
     assert any(q.prompt in m for m in _markdown(at)), (q.id, "prompt not shown")
     assert not at.get("plotly_chart"), (q.id, "a figure is shown before a guess is committed")
     assert not at.get("arrow_data_frame"), (q.id, "a table is shown before a guess is committed")
+    try:
+        shown = q.answer(_on_screen(at, q.page)).shown  # the answer's own text, nowhere on the page yet
+    except ValueError:
+        return  # no answer at these settings: nothing to leak
+    texts = _markdown(at) + [e.value for e in (*at.caption, *at.info, *at.warning, *at.success, *at.metric)]
+    assert not [t for t in texts if re.search(rf"(?<![\d.]){re.escape(shown)}(?![\d])", str(t))], (q.id, shown)
     kind = at.radio if q.kind == "choice" else at.text_input
     assert [w.key for w in kind if w.key == f"guess_{q.id}"], (q.id, "no guess input")
 
@@ -140,7 +152,7 @@ def _other(spec, raw: list[str]) -> list[str]:
 
 
 def _query(at) -> dict[str, list[str]]:
-    return {k: _raw(v) for k, v in at.query_params.items()}
+    return {k: Ls.raw_values(v) for k, v in at.query_params.items()}
 
 
 def _link(at) -> str:
@@ -267,7 +279,7 @@ def test_a_link_that_contradicts_its_step_keeps_the_links_value(app, page):
     n, step = next((n, s) for n, s in enumerate(Ls.TOURS[page], 1) if Ls.step_settings(page, s))
     settings = Ls.step_settings(page, step)
     key = next(iter(settings))
-    mine = _other(Ls.PAGE_SPECS[page][key], _raw(settings[key]))
+    mine = _other(Ls.PAGE_SPECS[page][key], Ls.raw_values(settings[key]))
     at = app(PATH[page], tour=str(n), **{key: mine})
     _no_exception(at)
     assert not at.warning, [w.value for w in at.warning]
@@ -365,3 +377,35 @@ def test_the_link_to_a_changed_setting_reopens_it(app):
     _no_exception(at)
     assert "tour" not in _link(at) and "q=" not in _link(at)
     _reopens(app, at, "activations")
+
+
+def test_closing_a_question_keeps_the_page_as_it_is(app):
+    """"Close the question" drops the question, not the student's settings."""
+    q = Ls.QUESTIONS["act-most-gradient-at-minus-4"]
+    at = app("pages/activations.py", q=q.id)
+    _hidden(at, q)
+    held = {k: at.session_state[k] for k in q.settings}
+    at.button(key="question_close").click().run()
+    _no_exception(at)
+    assert "q" not in at.query_params and at.get("plotly_chart")
+    assert {k: at.session_state[k] for k in q.settings} == held
+
+
+def test_a_guess_after_the_figure_was_on_screen_says_so(app):
+    """Next on an unanswered question step shows the next step's figure; back at the question, a guess
+    committed now is judged as usual and the verdict says the figure had been on screen. A guess
+    committed before anything was shown says nothing of the kind."""
+    page, i = next((p, i) for p, steps in Ls.TOURS.items() for i, s in enumerate(steps, 1)
+                   if s.question and i < len(steps))
+    q = Ls.QUESTIONS[Ls.TOURS[page][i - 1].question]
+    note = "You had this page's figure on screen before you committed this guess."
+    fresh = _commit(app(f"pages/{page}.py", tour=str(i)), q, _far(q, q.answer().value))
+    assert note not in [c.value for c in fresh.caption]
+    at = app(f"pages/{page}.py", tour=str(i))
+    _hidden(at, q)
+    at.button(key="tour_next").click().run()
+    at.button(key="tour_prev").click().run()
+    _hidden(at, q)
+    typed = _far(q, q.answer().value)
+    _verdict_shown(_commit(at, q, typed), q, typed)
+    assert note in [c.value for c in at.caption]

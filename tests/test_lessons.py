@@ -378,3 +378,43 @@ def test_judge_refuses_what_is_not_a_guess():
     with pytest.raises(ValueError):
         Q["van-relu-flat-init"].judge("orthogonal")
     assert Q["act-sigmoid-max-slope"].judge("0.25").close  # a number typed as text is fine
+
+
+# --- every question at every control's extremes: an answer or a clear "no answer", never a crash ----
+
+def _extremes(spec) -> list[list[str]]:
+    """Raw URL values at a control's edges: its bounds, every choice, the empty and the longest list."""
+    from nnviz.controls import BoolSpec, ChoiceSpec, FloatSpec, IntSpec, MultiChoiceSpec, NumberListSpec
+
+    if isinstance(spec, (FloatSpec, IntSpec)):
+        return [spec.url(spec.min), spec.url(spec.max)]
+    if isinstance(spec, ChoiceSpec):
+        return [spec.url(c) for c in spec.choices]
+    if isinstance(spec, MultiChoiceSpec):
+        return [[], [spec.choices[0]], [spec.choices[-1]]]
+    if isinstance(spec, BoolSpec):
+        return [spec.url(True)]
+    if isinstance(spec, NumberListSpec):
+        lo = spec.integer and int(spec.min) or spec.min
+        return [spec.url([lo] * spec.min_len), spec.url([spec.max] * spec.max_len)]
+    raise AssertionError(spec)
+
+
+@pytest.mark.parametrize("qid", list(Q))
+def test_every_question_survives_every_control_at_its_extremes(qid):
+    """Once answered, a question is judged again at the settings on screen on every rerun: a student
+    dragging any one control to its edge must get an answer or a ValueError (the page shows it as
+    "no answer at these settings"), never another exception (depth 1 once divided by zero)."""
+    q = Q[qid]
+    for key, spec in Ls.PAGE_SPECS[q.page].items():
+        if key == "part" or (q.page == "activations" and "." in key):  # the tabs; unshown parameters
+            continue
+        for raw in _extremes(spec):
+            settings = dict(q.settings) | {key: raw}
+            try:
+                a = q.answer(settings)
+            except ValueError:
+                continue
+            assert isinstance(a.value, str) or math.isfinite(a.value), (qid, key, raw, a.value)
+            v = q.judge(a.value, settings)
+            assert v.close, (qid, key, raw)  # the answer itself is judged close

@@ -742,8 +742,8 @@ def test_reg_the_training_loops_points_are_as_noisy_as_it_says():
     d = R.make_data(_cfg(p))
     X, y = d.X_train.double().numpy().ravel(), d.y_train.double().numpy().ravel()
     off = np.abs(y - (p["w"] * X + p["b"])).max()  # 0 within float32 rounding: the default noise is 0
-    if "noisy" in step.text:
-        assert off > 1e-3, f"the text says 'noisy points' but the default noise is {p['y_noise']} (max |y - line| {off:.1e})"
+    assert "noisy" not in step.text and "from points on it" in step.text, step.text
+    assert off < 1e-6, f"the text says the points lie on the line, but max |y - line| is {off:.1e}"
 
 
 def test_reg_first_backward_under_l1():

@@ -21,13 +21,15 @@ import streamlit as st
 
 from nnviz import lessons as Ls
 from nnviz.controls import BadValue, MultiChoiceSpec, NumberListSpec
-from nnviz.text import inert
 
 from .frame import CONTROLS, FRAME_KEYS, SET_BY_LESSON, notice, presenting, reserve
+from .widgets import _shown, seed_from
 
 Q, TOUR = "q", "tour"  # the URL keys: plain query params (not widgets), shared by every page's lesson panel
 _GUESSES = "_nnviz_guesses"  # {question id: the committed guess}, this session only
 _ERROR = "_nnviz_guess_error"  # {question id: why the last guess could not be read}
+_PENDING = "_nnviz_question_pending"  # the question on screen without a guess, if any
+_SEEN = "_nnviz_seen_unanswered"  # questions whose page the student left for without a guess
 _APPLIED = "_nnviz_lesson_applied"  # the (page, question, step) whose settings this session has applied
 # px a projector's headline figure gives up for the panels above it (presentation mode, 1024x768: measured
 # by tests/test_browser_lessons.py; the tour's panel stands in for the folded opening paragraph)
@@ -56,13 +58,11 @@ def _apply(page: str, settings: Ls.Settings, full: bool) -> None:
     """Set the page's widgets to `settings` (URL values). full: every other control back to its default
     (a button: the page becomes exactly what the step or question names); else only controls the link
     leaves out (a link that names a step and some settings keeps its settings)."""
-    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-
     specs = _specs(page)
     st.session_state[SET_BY_LESSON] = set(specs) if full else set()
     for key, spec in specs.items():
         if key in settings:
-            value = spec.parse(Ls._raw(settings[key]))
+            value = spec.parse(Ls.raw_values(settings[key]))
         elif full:
             value = spec.default
         else:
@@ -70,15 +70,29 @@ def _apply(page: str, settings: Ls.Settings, full: bool) -> None:
         if not full and key in st.query_params:
             continue
         st.session_state[key] = _widget_value(spec, value)
-    ctx = get_script_run_ctx()
-    if full and ctx is not None:  # a widget first drawn later must not seed itself from the opening link
-        with ctx.session_state.query_params() as qp:
-            for key in specs:
-                getattr(qp, "_initial_query_params", {}).pop(key, None)
+        if full:
+            seed_from(key, None)  # a widget first drawn later must not seed itself from the opening link
+
+
+def _leave_question() -> None:
+    """A button leaves the page's open question unanswered: once its figure has been on screen, a guess
+    committed later is not a prediction, and the verdict will say so."""
+    pending = st.session_state.pop(_PENDING, None)
+    if pending is not None and pending not in _guesses():
+        st.session_state.setdefault(_SEEN, set()).add(pending)
+
+
+def _close(page: str) -> None:
+    """"Close the question": the page as it is, without it."""
+    _leave_question()
+    if Q in st.query_params:
+        del st.query_params[Q]
+    st.session_state[_APPLIED] = (page, None, None)
 
 
 def _go(page: str, question: str | None, step: int | None) -> None:
     """A button's callback: open the question or the tour step (neither: reset to the defaults)."""
+    _leave_question()
     if step is not None:
         settings = Ls.step_settings(page, Ls.TOURS[page][step - 1])
     elif question is not None:
@@ -126,6 +140,7 @@ class Lesson:
     def gate(self) -> None:
         """Draw the tour step and the question; with a question open and no guess committed, stop the
         page here: what follows (the figure, its tables, the numbers) would answer it."""
+        st.session_state[SET_BY_LESSON] = set()  # every widget a button set has been drawn by now
         with self.slot:
             if self.step is not None:
                 _tour_panel(self)
@@ -161,7 +176,7 @@ def _read_link(page: str) -> tuple[str | None, int | None]:
             question = raw[0]
         else:
             del st.query_params[Q]
-            notice(f"The link's {inert('&'.join(f'q={r}' for r in raw))} is not a question on this page "
+            notice(f"The link's {_shown(Q, raw)} is not a question on this page "
                    f"(it has {len(ids)}: {', '.join(ids)}); showing the page without one.")
     if TOUR in st.query_params:
         raw = st.query_params.get_all(TOUR)
@@ -169,7 +184,7 @@ def _read_link(page: str) -> tuple[str | None, int | None]:
             step = int(raw[0])
         else:
             del st.query_params[TOUR]
-            notice(f"The link's {inert('&'.join(f'tour={r}' for r in raw))} is not a step of this page's tour "
+            notice(f"The link's {_shown(TOUR, raw)} is not a step of this page's tour "
                    f"(expected a whole number from 1 to {len(steps)}); showing the page without the tour.")
     return question, step
 
@@ -243,7 +258,9 @@ def _commit(question: Ls.Question) -> None:
 
 
 def _forget_guess(qid: str) -> None:
+    """"Ask me again": the answer has been on screen, so the next guess is not a prediction either."""
     _guesses().pop(qid, None)
+    st.session_state.setdefault(_SEEN, set()).add(qid)
 
 
 def _ask(lesson: Lesson) -> bool:
@@ -267,9 +284,10 @@ def _ask(lesson: Lesson) -> bool:
         if error:
             box.error(f"Not committed: {error}.")
         box.caption("The figure and the numbers that answer this appear once you commit a guess.")
+        st.session_state[_PENDING] = q.id
         if lesson.step is None:
             box.button("Close the question", icon=":material/close:", key="question_close", type="tertiary",
-                       on_click=_go, args=(lesson.page, None, None))
+                       on_click=_close, args=(lesson.page,))
         return False
     settings = _current(lesson.page)
     try:
@@ -289,6 +307,8 @@ def _ask(lesson: Lesson) -> bool:
     else:
         show(verdict.text, icon=icon)
     row = row or box.container(horizontal=True)
+    if q.id in st.session_state.get(_SEEN, ()):
+        row.caption("You had this page's figure on screen before you committed this guess.")
     if settings != Ls.to_settings(lesson.page, q.params()):
         row.caption("The answer is computed at the settings on screen, which differ from the question's.")
         row.button("Back to the question's settings", key="question_settings", on_click=_go,
@@ -296,5 +316,5 @@ def _ask(lesson: Lesson) -> bool:
     row.button("Ask me again", icon=":material/replay:", key="question_again", on_click=_forget_guess, args=(q.id,))
     if lesson.step is None:
         row.button("Close the question", icon=":material/close:", key="question_close", type="tertiary",
-                   on_click=_go, args=(lesson.page, None, None))
+                   on_click=_close, args=(lesson.page,))
     return True

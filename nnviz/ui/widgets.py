@@ -49,12 +49,18 @@ def _forget(key: str, keep: list[str]) -> None:
     st.query_params alone does not stop `int("Infinity")` from raising inside number_input. There is
     no public API for this; tests/test_fuzz_urls.py (the pinned overflow links) fails if a Streamlit
     upgrade changes it."""
-    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-
     if keep:
         st.query_params[key] = keep
     else:
         del st.query_params[key]
+    seed_from(key, keep)
+
+
+def seed_from(key: str, keep: list[str] | None) -> None:
+    """Set the value (None: nothing) a widget keyed `key` that is drawn for the first time seeds itself
+    from: Streamlit's snapshot of the link as the session first saw it (no public API; see _forget)."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
     ctx = get_script_run_ctx()
     if ctx is not None:
         with ctx.session_state.query_params() as qp:
