@@ -344,6 +344,30 @@ def assert_chart_draws_the_run(fig: dict, name: str, values, points: int) -> Non
         assert lo[near].min() * (1 - 1e-6) <= v[e] <= hi[near].max() * (1 + 1e-6), e
 
 
+def test_a_superseded_live_loop_leaves_the_stopped_run_alone():
+    """With runner.fastReruns a click on Stop starts the next script run in a new thread while the
+    interrupted one trains on until its next Streamlit call. Once the new run has settled the run
+    (here: at epoch 300, from inside the trainer's own loop, as that thread would), the old loop
+    appends nothing more to what the new run draws and does not mark it done."""
+    from types import SimpleNamespace
+
+    from nnviz.ui import live
+
+    run: dict = {}
+    seen = {}
+
+    def snapshots(n: int):
+        for e in range(n):
+            if e == 300:  # the new script run starts and settles the run
+                seen["history"] = live.settle(run)["history"]
+                seen["copy"] = list(seen["history"])
+            yield SimpleNamespace(epoch=e, diverged=False)
+
+    live.train_live(run, snapshots(1000), 1000, lambda r, final: None, lambda done: None)
+    assert run["state"] == "stopped"
+    assert run["history"] is seen["history"] and run["history"] == seen["copy"] and len(run["history"]) == 300
+
+
 def test_live_loop_draws_a_budget_per_run_and_times_training_only(monkeypatch):
     """train_live redraws at LIVE_FRAMES - 1 fixed fractions of the run and updates the progress at
     the TICKS fractions between them, whatever the time each epoch takes; run["seconds"] counts the

@@ -41,6 +41,8 @@ def train_live(run: dict, snapshots: Iterable[Any], epochs: int, draw: Callable[
         clock = time.perf_counter()
 
     for snap in snapshots:
+        if run["history"] is not history:  # settle() took the run over: this script run was superseded
+            return run
         history.append(snap)
         done = snap.epoch + 1
         if slow_seconds:
@@ -54,15 +56,23 @@ def train_live(run: dict, snapshots: Iterable[Any], epochs: int, draw: Callable[
         elif done * ticks // epochs > tick:
             tick = done * ticks // epochs
             pause(lambda: progress(done))  # or here
-    run["seconds"] += time.perf_counter() - clock
-    run["state"] = "diverged" if history and history[-1].diverged else "done"
+    if run["history"] is history:  # not superseded while it trained
+        run["seconds"] += time.perf_counter() - clock
+        run["state"] = "diverged" if history and history[-1].diverged else "done"
     return run
 
 
 def settle(run: dict | None) -> dict | None:
     """A run found still "running" when the script starts again was interrupted (Stop, or any other
-    control touched mid-run): it becomes "stopped", keeping what it learned. Returns `run`."""
+    control touched mid-run): it becomes "stopped", keeping what it learned. Returns `run`.
+
+    The interrupted training may still be running: with runner.fastReruns Streamlit starts the new
+    script run in a new thread at once and the old one stops only at its next Streamlit call. So the
+    stopped run gets its own copy of the history; the old thread's train_live sees that it was
+    superseded and neither appends nor finishes it (it once appended while the new run drew the
+    history, and the loss chart raised on epochs and losses of different lengths)."""
     if run is not None and run.get("state") == "running":
+        run["history"] = list(run.get("history", ()))
         run["state"] = "stopped"
     return run
 
