@@ -175,9 +175,9 @@ if clf_tab.open:
             tag = "final" if final else run["draws"]  # one key a run for the final charts
             with region_chart:  # an st.empty: each frame replaces the last
                 show_figure(region_figure(region, points, box, bool(hist), keys_right=presenting()),
-                            key=f"region_{tag}")
+                            key=f"region_{tag}", headline=True)
             with history_chart:
-                show_figure(history_figure(hist, cfg.epochs), key=f"history_{tag}")
+                show_figure(history_figure(hist, cfg.epochs), key=f"history_{tag}", headline=True)
             if s is not None:
                 with numbers_row.container(horizontal=True, gap="medium"):
                     for label, v in (("train accuracy", f"{s.train_accuracy:.1%}"),

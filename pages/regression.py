@@ -111,9 +111,9 @@ with train_tab:
         run["draws"] = run.get("draws", 0) + 1
         tag = "final" if final else run["draws"]  # one key a run for the final chart: a repeat is sent by reference
         with loss_chart:  # an st.empty: each frame replaces the last
-            show_figure(view["figures"][0], key=f"live_loss_{tag}")
+            show_figure(view["figures"][0], key=f"live_loss_{tag}", headline=True)
         with line_chart:
-            show_figure(view["figures"][1], key=f"live_line_{tag}")
+            show_figure(view["figures"][1], key=f"live_line_{tag}", headline=True)
 
     run = settle(st.session_state.get("regression_run"))  # a run a click on Stop interrupted is "stopped"
     if start:

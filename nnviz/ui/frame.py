@@ -83,7 +83,7 @@ def frame(page: str = "") -> None:
     _run.page = page
     _leave_previous_page(page)
     _run.framed = True
-    _run.reserved = 0
+    _run.reserved = _run.figures = 0
     _run.notices = st.container()
     with st.sidebar:
         st.markdown("### nnviz")
@@ -156,9 +156,8 @@ MIN_PRESENT_HEIGHT = 240  # px: a figure shortened for a lesson panel is still a
 
 
 def reserve(px: int) -> None:
-    """In presentation mode, take `px` more off the height of this run's figures: room on the projector's
-    first screen, for what a lesson panel puts above it, to keep the headline (two side by side on some
-    pages) whole."""
+    """In presentation mode, take `px` more off the height of this run's headline figures (show_figure):
+    room on the projector's first screen for what a lesson panel puts above them."""
     _run.reserved = getattr(_run, "reserved", 0) + px
 
 
@@ -181,13 +180,16 @@ def controls_area() -> tuple[Any, Any]:
     return settings.container(border=True), main
 
 
-def show_figure(fig: go.Figure, key: str | None = None) -> None:
+def show_figure(fig: go.Figure, key: str | None = None, headline: bool | None = None) -> None:
     """Show a figure full width; in presentation mode with larger, darker type, readable log ticks,
-    and a height that fits a projector's first screen (nnviz.figures.common.for_projector)."""
+    and a height that fits a projector's first screen (nnviz.figures.common.for_projector).
+    headline: one of the figures the first screen must hold whole (None: the run's first figure), the
+    only ones that give up height to reserve()."""
+    first, _run.figures = getattr(_run, "figures", 0) == 0, getattr(_run, "figures", 0) + 1
     if presenting():
         fig = for_projector(fig)
         reserved = getattr(_run, "reserved", 0)
-        if reserved:
+        if reserved and (first if headline is None else headline):
             fig.update_layout(height=max(MIN_PRESENT_HEIGHT, fig.layout.height - reserved))
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
 

@@ -61,14 +61,9 @@ def _apply(page: str, settings: Ls.Settings, full: bool) -> None:
     specs = _specs(page)
     st.session_state[SET_BY_LESSON] = set(specs) if full else set()
     for key, spec in specs.items():
-        if key in settings:
-            value = spec.parse(Ls.raw_values(settings[key]))
-        elif full:
-            value = spec.default
-        else:
-            continue
-        if not full and key in st.query_params:
-            continue
+        if not full and (key not in settings or key in st.query_params):
+            continue  # a link: only what it leaves out
+        value = spec.parse(Ls.raw_values(settings[key])) if key in settings else spec.default
         st.session_state[key] = _widget_value(spec, value)
         if full:
             seed_from(key, None)  # a widget first drawn later must not seed itself from the opening link
@@ -90,16 +85,17 @@ def _close(page: str) -> None:
     st.session_state[_APPLIED] = (page, None, None)
 
 
+def _settings(page: str, question: str | None, step: int | None) -> Ls.Settings:
+    """What a tour step (or, with none, a question; with neither, nothing: the defaults) sets."""
+    if step is not None:
+        return Ls.step_settings(page, Ls.TOURS[page][step - 1])
+    return Ls.QUESTIONS[question].settings if question is not None else {}
+
+
 def _go(page: str, question: str | None, step: int | None) -> None:
     """A button's callback: open the question or the tour step (neither: reset to the defaults)."""
     _leave_question()
-    if step is not None:
-        settings = Ls.step_settings(page, Ls.TOURS[page][step - 1])
-    elif question is not None:
-        settings = Ls.QUESTIONS[question].settings
-    else:
-        settings = {}
-    _apply(page, settings, full=True)
+    _apply(page, _settings(page, question, step), full=True)
     for key, value in ((Q, question if step is None else None), (TOUR, step)):
         if value is None:
             if key in st.query_params:
@@ -158,9 +154,7 @@ def begin(page: str) -> Lesson:
         question = Ls.TOURS[page][step - 1].question
     key = (page, question if step is None else None, step)
     if (question is not None or step is not None) and st.session_state.get(_APPLIED) != key:
-        settings = (Ls.step_settings(page, Ls.TOURS[page][step - 1]) if step is not None
-                    else Ls.QUESTIONS[question].settings)
-        _apply(page, settings, full=False)
+        _apply(page, _settings(page, question, step), full=False)
     st.session_state[_APPLIED] = key
     return Lesson(page, question, step, st.container())
 
