@@ -107,10 +107,14 @@ class Answer:
     text: str  # why, in one or two sentences built from the computed numbers
     numbers: Mapping[str, float] = field(default_factory=dict)  # every number `text` quotes, by name
     settings: Mapping[str, str | list[str]] = field(default_factory=dict)  # page settings that show the answer
+    # plain data the reveal figure draws (nnviz.figures.answers): curves, bars, labels, by name; computed by the
+    # same core calls as `value`, so the figure after a verdict shows what decided it
+    series: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "numbers", MappingProxyType(dict(self.numbers)))
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+        object.__setattr__(self, "series", MappingProxyType(dict(self.series)))
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,8 @@ class Question:
             raise ValueError(f"{self.id}: choices are for kind 'choice', and it needs them")
         if self.kind != "choice" and not (math.isfinite(self.tolerance) and self.tolerance > 0):
             raise ValueError(f"{self.id}: the tolerance must be a positive number")
+        if self.kind == "number" and self.tolerance >= 1:  # else a guess of 0 is "close" to any answer
+            raise ValueError(f"{self.id}: a number question's relative tolerance must be below 1")
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
         page_params(self.page, self.settings)  # every key bound by the page, every value valid
 
@@ -192,24 +198,34 @@ class Question:
             return Verdict(close, guess, a.value, None, f"{head} {a.text}", head)
         g = _number(guess)
         v = float(a.value)
+        unit = f" {self.unit}" if self.unit else ""
         if self.kind == "log10":
             if g <= 0:
                 raise ValueError("the guess must be a positive number (a power of ten such as 1e-3)")
             off = math.log10(g) - math.log10(v)
             close = abs(off) <= self.tolerance
+            matches = close and abs(off) < 0.05  # "0.0 orders of magnitude" would say nothing
             size = f"{abs(off):.1f} orders of magnitude {'above' if off > 0 else 'below'}"
             within = f"within {self.tolerance:g} order{'s' * (self.tolerance != 1)} of magnitude"
             shown_guess = f"{g:.2g}"
         else:
             off = (g - v) / abs(v) if v != 0 else g - v
             close = abs(off) <= self.tolerance
-            size = (f"{100 * abs(off):.0f}% {'above' if off > 0 else 'below'}" if v != 0
-                    else f"{abs(off):.3g} {'above' if off > 0 else 'below'}")
-            within = f"within {100 * self.tolerance:g}%" if v != 0 else f"within {self.tolerance:g}"
+            matches = close and abs(off) < 0.005  # "0% above" would say nothing: it is the answer to the shown precision
+            if self.unit == "%":  # a share: the distance in percentage points, not a percent of a percent
+                size = f"{abs(g - v):.2g} percentage points {'above' if off > 0 else 'below'}"
+                within = f"within {100 * self.tolerance:g}% of the answer, ±{self.tolerance * abs(v):.2g} points"
+            elif v != 0:
+                size = f"{100 * abs(off):.0f}% {'above' if off > 0 else 'below'}"
+                within = f"within {100 * self.tolerance:g}%"
+            else:
+                size = f"{abs(off):.3g} {'above' if off > 0 else 'below'}"
+                within = f"within {self.tolerance:g}"
             shown_guess = f"{g:.6g}"
-        unit = f" {self.unit}" if self.unit else ""
         if off == 0:
             head = f"Your guess is the answer, {a.shown}{unit}: close."
+        elif matches:
+            head = f"Your guess, {shown_guess}{unit}, is the answer to the precision shown, {a.shown}{unit}: close."
         else:
             head = (f"Your guess, {shown_guess}{unit}, is {size} the answer, {a.shown}{unit}: "
                     + (f"close ({within})." if close else f"not close (close is {within})."))
@@ -553,7 +569,7 @@ _QUESTIONS = (
     Question("loss-mse-slope", "losses",
              f"The clean points lie on a line of slope {L.TRUE_SLOPE:g}; 3 outliers sit far below its right end. "
              "What slope will the MSE fit have?", "number", _mse_slope,
-             settings={"loss": ["l1", "mse"], "outliers": "3"}, tolerance=1.0),
+             settings={"loss": ["l1", "mse"], "outliers": "3"}, tolerance=0.5),
     Question("loss-l1-gives-way", "losses",
              f"Add outliers one at a time. At how many does the L1 line give way (its slope more than {L.GIVE_WAY} "
              f"from the clean {L.TRUE_SLOPE:g})?", "number", _l1_gives_way,
@@ -625,9 +641,13 @@ class Step:
     text: str  # markdown, no number a run could change (the questions compute those)
     settings: Mapping[str, str | list[str]] = field(default_factory=dict)
     question: str | None = None  # a question id of the same page
+    # controls (URL keys of the page) the step asks the student to move: drawn in the tour panel itself, so
+    # on a projector the figure stays on the first screen while they are used (not in the folded settings)
+    offer: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+        object.__setattr__(self, "offer", tuple(self.offer))
 
 
 def step_settings(page: str, step: Step) -> dict[str, str | list[str]]:
@@ -788,3 +808,5 @@ for _page, _steps in TOURS.items():  # every step's settings and question belong
                                            or QUESTIONS[_step.question].page != _page):
             raise ValueError(f"{_page} tour: {_step.question!r} is not one of the page's questions")
         page_params(_page, step_settings(_page, _step))
+        if any(k not in PAGE_SPECS[_page] for k in _step.offer):
+            raise ValueError(f"{_page} tour: {_step.title!r} offers a control the page does not bind")

@@ -2,7 +2,12 @@
 a 1024x768 projector, every step of every page's tour stepped with Next. Each step's text is on the
 first screen in large type; a step without a question shows its whole headline figure on that screen
 too; a step with a question shows no figure until a guess is committed, then the verdict and the whole
-figure. The address bar follows the tour, so a copied URL reopens the step."""
+figure. The address bar follows the tour, so a copied URL reopens the step.
+
+Issue 17's bar, asserted at every step before and after a guess: every plot panel of every figure whose top
+is on the first screen keeps at least 150 px of plot area; after a guess at a number question, the verdict's
+number is written as text in a figure on the first screen; Next stays where it was, so clicking twice at
+the same screen point moves two steps."""
 from __future__ import annotations
 
 import pytest
@@ -14,6 +19,7 @@ W, H = 1024, 768
 CHART = "[data-testid='stPlotlyChart']"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 MIN_HEIGHT = 240  # px of the headline figure (two side by side on the regression page)
+MIN_PANEL = 150  # px of plot area of every panel on the first screen (a 50 px panel is a decoration)
 GUESS = {"number": "1", "log10": "1e-3"}  # a guess of each kind that every question can read
 
 
@@ -39,6 +45,28 @@ def _inside(page, selector: str, problems: list, where: tuple) -> dict:
     return box
 
 
+def _panels(page, problems: list, where: tuple) -> None:
+    """Every plot panel (plotly's drag rectangle, one per subplot) of every chart whose top is on the first
+    screen: at least MIN_PANEL px tall."""
+    for chart in page.locator(CHART).all():
+        box = chart.bounding_box()
+        if box is None or box["y"] >= H:
+            continue
+        for rect in chart.locator(".nsewdrag").all():
+            r = rect.bounding_box()
+            if r is not None and r["height"] < MIN_PANEL:
+                problems.append((*where, "panel height", round(r["height"])))
+
+
+def _written_on_a_figure(page, text: str) -> bool:
+    """`text` is drawn inside a chart whose top is on the first screen."""
+    for chart in page.locator(CHART).all():
+        box = chart.bounding_box()
+        if box is not None and box["y"] < H and text in chart.evaluate("e => e.textContent"):
+            return True
+    return False
+
+
 @pytest.mark.parametrize("name", list(Ls.TOURS))
 def test_every_tour_step_fits_a_projector(browser, server, name):
     steps = Ls.TOURS[name]
@@ -51,6 +79,8 @@ def test_every_tour_step_fits_a_projector(browser, server, name):
     assert page.locator(".st-key-tour_panel").count() == 1, _log(server)
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems: list = []  # every step is walked; what did not fit is reported at the end, all of it
+    nxt = page.locator(".st-key-tour_next button").bounding_box()
+    at = (nxt["x"] + nxt["width"] / 2, nxt["y"] + nxt["height"] / 2)  # every Next is clicked at this point
     for i, step in enumerate(steps, 1):
         page.screenshot(path=str(SHOTS / f"tour-{name}-{i}.png"))
         panel = page.locator(".st-key-tour_panel")
@@ -79,13 +109,17 @@ def test_every_tour_step_fits_a_projector(browser, server, name):
             guess = q.choices[0] if q.kind == "choice" else q.read_guess(GUESS[q.kind])
             verdict = q.judge(guess)  # the tour step opens the question's own settings
             assert verdict.head in form.locator("[data-testid='stAlert']").inner_text(), (name, i, verdict.head)
+            shown = str(q.answer().value) if q.kind == "choice" else q.answer().shown
+            if not _written_on_a_figure(page, shown):
+                problems.append((name, i, "the answer is not written on a figure on the first screen", shown))
             _inside(page, ".st-key-question_panel", problems, (name, i))
             _inside(page, ".st-key-tour_panel", problems, (name, i))
         box = _inside(page, CHART, problems, (name, i))
         if box["height"] < MIN_HEIGHT:  # still a figure, not a strip
             problems.append((name, i, "figure height", box["height"]))
+        _panels(page, problems, (name, i))
         if i < len(steps):
-            page.locator(".st-key-tour_next button").click()
+            page.mouse.click(*at)  # where Next was on step 1: still Next, never Reset or End
             _idle(page)
             assert page.locator(".st-key-tour_panel").count() == 1, (name, i + 1, _log(server))
     assert page.locator(".st-key-tour_next button").is_disabled()

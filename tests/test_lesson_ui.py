@@ -256,13 +256,38 @@ def test_next_walks_the_tour_back_steps_and_reset_returns_the_defaults(app, page
     _no_exception(at)
     _tour_title(at, page, len(steps) - 1)
     _check_settings(at, page, Ls.step_settings(page, steps[-2]))
+    # no button in the tour panel throws the tour away: Redo puts the step's settings back, End keeps the page
+    # as it is and the bar offers to resume; only the bar's Reset returns the defaults
+    assert "lesson_reset" not in [b.key for b in at.button]
+    at.button(key="tour_end").click().run()
+    _no_exception(at)
+    _check_settings(at, page, Ls.step_settings(page, steps[-2]))
+    assert "tour" not in at.query_params, dict(at.query_params)
+    keys = [b.key for b in at.button]
+    assert "tour_next" not in keys and "tour_resume" in keys, ("the tour panel is still shown", keys)
+    at.button(key="tour_resume").click().run()
+    _tour_title(at, page, len(steps) - 1)
+    assert at.query_params.get("tour") == str(len(steps) - 1)
+    at.button(key="tour_end").click().run()
     at.button(key="lesson_reset").click().run()
     _no_exception(at)
     _check_settings(at, page, {})
     assert "tour" not in at.query_params and "q" not in at.query_params, dict(at.query_params)
-    keys = [b.key for b in at.button]
-    assert "tour_next" not in keys and "tour_start" in keys, ("the tour panel is still shown", keys)
     assert at.get("plotly_chart")
+
+
+def test_the_tour_buttons_have_names_and_redo_puts_the_step_back(app):
+    """Screen readers announced "arrow_back icon" and "close icon": every tour button has a label."""
+    page = "vanishing"
+    at = app(PATH[page], tour="2")
+    labels = {b.key: b.label for b in at.button}
+    assert labels["tour_prev"] == "Back" and labels["tour_end"] == "End tour" and labels["tour_next"] == "Next"
+    assert all(b.label.strip() for b in at.button), labels
+    at.session_state["depth"] = 5
+    at.run()
+    at.button(key="tour_redo").click().run()
+    _no_exception(at)
+    _check_settings(at, page, Ls.step_settings(page, Ls.TOURS[page][1]))
 
 
 def test_a_link_with_a_step_and_a_setting_keeps_the_setting(app):

@@ -418,3 +418,40 @@ def test_every_question_survives_every_control_at_its_extremes(qid):
             assert isinstance(a.value, str) or math.isfinite(a.value), (qid, key, raw, a.value)
             v = q.judge(a.value, settings)
             assert v.close, (qid, key, raw)  # the answer itself is judged close
+
+
+# --- verdict wording (issue 17): no "0% above the answer", percentage points for shares, no "close" at 0 --------
+
+@pytest.mark.parametrize("qid", [q.id for q in Q.values() if q.kind != "choice"])
+def test_a_guess_equal_to_the_shown_answer_is_called_the_answer(qid):
+    """A student who types the value the verdict prints (rounded) is told it is the answer, not "0% above"."""
+    q = Q[qid]
+    a = q.answer()
+    v = q.judge(q.read_guess(a.shown))
+    assert v.close, (qid, v.head)
+    assert "is the answer" in v.head, (qid, v.head)
+    assert not re.search(r"\b0(\.0)?( orders of magnitude|%) (above|below)", v.head), (qid, v.head)
+
+
+def test_a_share_is_off_by_percentage_points_not_by_a_percent_of_a_percent():
+    q = Q["loss-mse-outlier-share"]
+    v = float(q.answer().value)
+    guess = v - 3.0  # three percentage points below
+    head = q.judge(guess).head
+    assert "3 percentage points below" in head, head
+    assert f"±{q.tolerance * v:.2g} points" in head, head
+    assert not re.search(r"\d% (above|below)", head), head
+
+
+@pytest.mark.parametrize("qid", [q.id for q in Q.values() if q.kind == "number"])
+def test_zero_is_never_close_to_an_answer_that_is_not_zero(qid):
+    """A relative tolerance of 100 % called a guess of 0 close to an MSE slope of 0.060."""
+    q = Q[qid]
+    v = float(q.answer().value)
+    if v != 0:
+        assert not q.judge(0.0).close, (qid, v)
+
+
+def test_a_number_question_with_a_tolerance_of_100_percent_is_refused():
+    with pytest.raises(ValueError, match="below 1"):
+        Ls.Question("x-y", "losses", "?", "number", lambda p: None, tolerance=1.0)

@@ -10,6 +10,8 @@ PRESENT_FONT = 22  # px: titles, legend, annotations, marker labels
 PRESENT_TICK_FONT = 20  # px: tick labels
 PRESENT_MAX_HEIGHT = 520  # px: the first figure must fit a 1024x768 screen under the page title and
 # the two closed panels (about this page, settings)
+ANSWER_HEIGHT = 430  # px: a reveal figure (nnviz.figures.answers) in the normal view; for_projector makes it 473,
+# less what the lesson panel above it reserve()s, so its top and its plot are on a 1024x768 first screen
 INK = "#1b1b1b"  # near-black text: grey text washes out on a projector
 GRID = "#c9d1dc"  # grid lines a projector still shows (plotly_white's are almost white)
 MINOR_GRID = "#e3e7ee"

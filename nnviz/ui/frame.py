@@ -191,7 +191,9 @@ def show_figure(fig: go.Figure, key: str | None = None, headline: bool | None = 
         reserved = getattr(_run, "reserved", 0)
         if reserved and (first if headline is None else headline):
             fig.update_layout(height=max(MIN_PRESENT_HEIGHT, fig.layout.height - reserved))
-    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+    # no toolbar: it covered legends on a phone and added 8 Tab stops per chart; drag to zoom and a
+    # double click to reset still work
+    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False, "displayModeBar": False})
 
 
 def code_expander(code: str, filename: str) -> None:

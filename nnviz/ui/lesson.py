@@ -22,7 +22,9 @@ import streamlit as st
 from nnviz import lessons as Ls
 from nnviz.controls import BadValue, MultiChoiceSpec, NumberListSpec
 
-from .frame import CONTROLS, FRAME_KEYS, SET_BY_LESSON, notice, presenting, reserve
+from nnviz.figures.answers import answer_figure
+
+from .frame import CONTROLS, FRAME_KEYS, SET_BY_LESSON, notice, presenting, reserve, show_figure
 from .widgets import _shown, seed_from
 
 Q, TOUR = "q", "tour"  # the URL keys: plain query params (not widgets), shared by every page's lesson panel
@@ -30,12 +32,14 @@ _GUESSES = "_nnviz_guesses"  # {question id: the committed guess}, this session 
 _ERROR = "_nnviz_guess_error"  # {question id: why the last guess could not be read}
 _PENDING = "_nnviz_question_pending"  # the question on screen without a guess, if any
 _SEEN = "_nnviz_seen_unanswered"  # questions whose page the student left for without a guess
+_RESUME = "_nnviz_tour_resume"  # (page, step) of a tour ended with End tour: the bar offers to resume it
 _APPLIED = "_nnviz_lesson_applied"  # the (page, question, step) whose settings this session has applied
 # px a projector's headline figure gives up for the panels above it (presentation mode, 1024x768: measured
 # by tests/test_browser_lessons.py; the tour's panel stands in for the folded opening paragraph)
 BAR_PX = 50  # the row of lesson buttons
 HEAD_PX, LINE_PX, CHARS_PER_LINE = 20, 35, 88  # the tour: its header row and each line of its text
-VERDICT_PX, ALERT_CHARS_PER_LINE = 130, 78  # an answered question's panel, with a one-line verdict
+VERDICT_PX, ALERT_CHARS_PER_LINE = 130, 78
+OFFER_PX = 110  # a step's own control (a slider or a select with its label) under the tour panel  # an answered question's panel, with a one-line verdict
 
 
 def _specs(page: str) -> dict[str, Any]:
@@ -132,6 +136,19 @@ class Lesson:
     question: str | None  # the open question's id (a tour step's, or ?q=)
     step: int | None  # the tour step, 1-based
     slot: Any  # the container above the figure the panel is drawn in
+    offered: Any = None  # under the tour panel: where the step's own controls are drawn (Step.offer)
+    panel: Any = None  # the tour panel's place, above `offered`
+
+    def spot(self, key: str, default: Any) -> Any:
+        """Where the page draws the control `key`: in the tour panel when the step asks the student to move
+        it (on a projector the folded settings would push the figure off the screen), else `default`."""
+        if self.step is not None and key in Ls.TOURS[self.page][self.step - 1].offer:
+            if self.offered is None:
+                with self.slot:
+                    self.panel = st.container()  # the tour panel goes first; gate() draws it here
+                    self.offered = st.container(border=True, key="tour_offer")
+            return self.offered
+        return default
 
     def gate(self) -> None:
         """Draw the tour step and the question; with a question open and no guess committed, stop the
@@ -139,7 +156,10 @@ class Lesson:
         st.session_state[SET_BY_LESSON] = set()  # every widget a button set has been drawn by now
         with self.slot:
             if self.step is not None:
-                _tour_panel(self)
+                with self.panel or st.container():
+                    _tour_panel(self)
+                if self.offered is not None:
+                    reserve(OFFER_PX)
             else:
                 _bar(self)
             if self.question is not None and not _ask(self):
@@ -198,7 +218,11 @@ def _bar(lesson: Lesson) -> None:
     """No tour running: start the tour, pick a question, copy a link, reset."""
     steps, questions = Ls.TOURS.get(lesson.page, ()), Ls.for_page(lesson.page)
     with st.container(horizontal=True, key="lesson_bar"):
-        if steps:
+        resume = st.session_state.get(_RESUME)
+        if steps and resume is not None and resume[0] == lesson.page:
+            st.button(f"Resume the tour (step {resume[1]})", icon=":material/school:", key="tour_resume",
+                      on_click=_go, args=(lesson.page, None, resume[1]))
+        elif steps:
             st.button(f"Guided tour ({len(steps)} steps)", icon=":material/school:", key="tour_start",
                       on_click=_go, args=(lesson.page, None, 1))
         if questions:
@@ -212,25 +236,43 @@ def _bar(lesson: Lesson) -> None:
     reserve(BAR_PX)
 
 
+def _end_tour(page: str, step: int) -> None:
+    """"End tour": leave the tour and keep the page as it is; the lesson bar offers to resume at this step,
+    so a click that lands here by mistake throws nothing away."""
+    _leave_question()
+    if TOUR in st.query_params:
+        del st.query_params[TOUR]
+    st.session_state[_RESUME] = (page, step)
+    st.session_state[_APPLIED] = (page, None, None)
+
+
 def _tour_panel(lesson: Lesson) -> None:
     steps = Ls.TOURS[lesson.page]
     step = steps[lesson.step - 1]
+    st.session_state.pop(_RESUME, None)
     # on a projector, a step whose question is answered gives its text's room to the verdict and the figure
     said = presenting() and step.question is not None and step.question in _guesses()
     with st.container(border=True, key="tour_panel"):
+        # Back and Next come first, so they sit at the same place on every step whatever the title's length: a
+        # second click where Next was is Next again. Redo and End come after the title, never under Next, and
+        # neither throws the tour away (Redo puts this step's settings back; End can be resumed).
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.markdown(f"**{lesson.step}/{len(steps)} · {step.title}**")
-            st.button("", icon=":material/arrow_back:", key="tour_prev", on_click=_go, help="Previous step",
+            st.button("Back", icon=":material/arrow_back:", key="tour_prev", on_click=_go, help="Previous step",
                       args=(lesson.page, None, lesson.step - 1), disabled=lesson.step == 1)
             st.button("Next", icon=":material/arrow_forward:", key="tour_next", type="primary", on_click=_go,
                       args=(lesson.page, None, lesson.step + 1), disabled=lesson.step == len(steps))
+            st.markdown(f"**{lesson.step}/{len(steps)} · {step.title}**")
             _link_popover(lesson, "Link", "Copy link to this step")
-            _reset_button(lesson)
-            st.button("", icon=":material/close:", key="tour_end", on_click=_go, args=(lesson.page, None, None),
-                      help="End the tour")
-        if not said:
+            st.button("Redo step", icon=":material/restart_alt:", key="tour_redo", on_click=_go,
+                      args=(lesson.page, None, lesson.step), help="Put every setting back to this step's")
+            st.button("End tour", icon=":material/close:", key="tour_end", on_click=_end_tour,
+                      args=(lesson.page, lesson.step), help="Leave the tour; the page keeps its settings")
+        if said:  # folded, one line: the teacher can still open it
+            with st.expander("Step text", icon=":material/notes:"):
+                st.container(key="tour_text").markdown(step.text)
+        else:
             st.container(key="tour_text").markdown(step.text)
-    lines = 0 if said else math.ceil(len(step.text) / CHARS_PER_LINE)
+    lines = 1 if said else math.ceil(len(step.text) / CHARS_PER_LINE)
     reserve(HEAD_PX + LINE_PX * lines)
 
 
@@ -311,4 +353,7 @@ def _ask(lesson: Lesson) -> bool:
     if lesson.step is None:
         row.button("Close the question", icon=":material/close:", key="question_close", type="tertiary",
                    on_click=_close, args=(lesson.page,))
+    fig = answer_figure(q.id, q.answer(settings))  # the chart that shows the answer, its value written on it
+    if fig is not None:
+        show_figure(fig, key="answer_chart", headline=True)
     return True
