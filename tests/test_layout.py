@@ -147,3 +147,23 @@ def test_desktop_first_screen_screenshot(browser, server, path, name):
         page.screenshot(path=str(SHOTS / f"{name}.png"))
     finally:
         page.close()
+
+
+def test_phone_sidebar_closes_after_a_page_is_chosen(browser, server):
+    """390x844: the navigation lives in the sidebar on a phone; after a page is chosen there the sidebar
+    closes, so the page is not hidden under it (Streamlit left it open over 77 % of the screen)."""
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page.goto(server.url + "/")
+        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
+        page.locator("[data-testid='stExpandSidebarButton']").first.click()
+        sidebar = page.locator("[data-testid='stSidebar']")
+        page.wait_for_function("() => document.querySelector(\"[data-testid='stSidebar']\")"
+                               ".getBoundingClientRect().right > 200")
+        page.locator("[data-testid='stSidebarNavLink']", has_text="Vanishing").click()
+        page.wait_for_url("**/vanishing")
+        page.wait_for_function("() => document.querySelector(\"[data-testid='stSidebar']\")"
+                               ".getBoundingClientRect().right <= 0", timeout=10_000)
+        assert sidebar.bounding_box()["width"] == 0 or sidebar.bounding_box()["x"] + sidebar.bounding_box()["width"] <= 0
+    finally:
+        page.close()

@@ -75,6 +75,23 @@ _PHONE_CSS = """
 """
 
 
+# On a phone the top navigation moves into the sidebar, which Streamlit leaves open over about 77 % of the
+# screen after a page is chosen (streamlit/streamlit#12065): close it on that click, where the sidebar covers
+# the page (narrow screens). A fixed script, no user input in it.
+_PHONE_NAV_JS = """
+<script>
+(() => {
+  if (window.__nnvizNavCloses) return;
+  window.__nnvizNavCloses = true;
+  document.addEventListener("click", (e) => {
+    if (!e.target.closest("[data-testid='stSidebarNavLink']") || window.innerWidth > 640) return;
+    setTimeout(() => document.querySelector("[data-testid='stSidebarCollapseButton'] button")?.click(), 0);
+  }, true);
+})();
+</script>
+"""
+
+
 def frame(page: str = "") -> None:
     """Draw the shared sidebar and prepare the notice area; app.py calls this on every run with the
     page about to run (its URL path)."""
@@ -92,6 +109,7 @@ def frame(page: str = "") -> None:
         st.caption(f"Computing on **{choice}** ({names[choice]}). Available here: "
                    + ", ".join(f"{i}" for i in names) + ".")
         _run.present = widgets.toggle(PRESENT, "present")
+        st.html(_PHONE_NAV_JS, unsafe_allow_javascript=True)
     st.html(_PRESENT_CSS if _run.present else _PHONE_CSS)
 
 
