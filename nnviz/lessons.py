@@ -198,7 +198,7 @@ class Question:
             return Verdict(close, guess, a.value, None, f"{head} {a.text}", head)
         g = _number(guess)
         v = float(a.value)
-        unit = f" {self.unit}" if self.unit else ""
+        unit = "×" if self.unit == "times" else f" {self.unit}" if self.unit else ""  # "4×", not "4 times"
         if self.kind == "log10":
             if g <= 0:
                 raise ValueError("the guess must be a positive number (a power of ten such as 1e-3)")
@@ -304,26 +304,34 @@ def _sigmoid_max_slope(p: Params) -> Answer:
                   f"Autograd's slope of nn.Sigmoid peaks at x = {x:.3g} with {c.peak:.4g}: σ'(x) = σ(x)(1 − σ(x)) "
                   f"and σ({x:.3g}) = {s:.3g}, so σ' = {s:.3g} × {1 - s:.3g}. A sigmoid layer passes on at most "
                   f"{c.peak:.4g} of the gradient that reaches it.",
-                  {"max_slope": c.peak, "at_x": x, "sigmoid_there": s})
+                  {"max_slope": c.peak, "at_x": x, "sigmoid_there": s},
+                  series={"x": c.x, "dy": {"sigmoid": c.dy}})  # the page's f' curve, whose peak is the answer
 
 
 MINUS_FOUR = ("sigmoid", "tanh", "relu", "leaky_relu")  # the choices of act-most-gradient-at-minus-4
+NEAR = 2.0  # the reveal figure of act-most-gradient-at-minus-4 draws the slopes on [x - NEAR, x + NEAR]
 
 
 def _most_gradient(p: Params) -> Answer:
     x0 = p["x"]
-    points = A.inspect_point(MINUS_FOUR, _act_params(p), x0)
+    params = _act_params(p)
+    points = A.inspect_point(MINUS_FOUR, params, x0)
     slopes = {pt.name: pt.dy for pt in points}
     ranked = sorted(slopes, key=lambda n: abs(slopes[n]), reverse=True)
     best, second = ranked[0], ranked[1]
-    dead = [n for n in MINUS_FOUR if slopes[n] == 0]
+    zero = [n for n in MINUS_FOUR if slopes[n] == 0]
+    tied = abs(slopes[second]) == abs(slopes[best])
     text = (f"At x = {x0:g} autograd gives " + ", ".join(f"{n}' = {slopes[n]:.3g}" for n in MINUS_FOUR)
             + f". {best} lets the most gradient through"
-            + (f", {abs(slopes[best] / slopes[second]):.3g} times as much as {second}." if slopes[second]
-               else ".")
-            + (f" {' and '.join(dead)}'s slope is exactly 0 there: a unit stuck there gets no gradient at all."
-               if dead else ""))
-    return Answer(best, best, text, {f"slope_{n}": slopes[n] for n in MINUS_FOUR} | {"x": x0})
+            + (f" (tied with {second})." if tied else
+               f", {abs(slopes[best] / slopes[second]):.3g} times as much as {second}." if slopes[second] else ".")
+            + (f" {' and '.join(zero)}'s slope is exactly 0 there: for this input such a unit is inactive and "
+               "passes no gradient back (another input can make it active)." if zero else ""))
+    # the four slopes near x0, from the same core as the page's curves, for the figure that shows the answer
+    near = A.compute_curves(MINUS_FOUR, params, x0 - NEAR, x0 + NEAR, p["sat"], n=401)
+    return Answer(best, best, text, {f"slope_{n}": slopes[n] for n in MINUS_FOUR} | {"x": x0},
+                  series={"x": near[0].x, "dy": {c.name: c.dy for c in near}, "at": dict(slopes),
+                          "ranked": ranked})
 
 
 def _tanh_over_sigmoid(p: Params) -> Answer:
@@ -334,10 +342,20 @@ def _tanh_over_sigmoid(p: Params) -> Answer:
                   f"tanh's largest slope is {t.peak:.4g} (at x = {t.peak_from:.3g}) and sigmoid's {s.peak:.4g} "
                   f"(at x = {s.peak_from:.3g}): tanh is {ratio:.3g} times steeper. tanh(x) = 2σ(2x) − 1 is sigmoid "
                   "stretched twice as tall and squeezed twice as narrow, and each doubles the slope.",
-                  {"tanh_peak": t.peak, "sigmoid_peak": s.peak, "ratio": ratio})
+                  {"tanh_peak": t.peak, "sigmoid_peak": s.peak, "ratio": ratio,
+                   "tanh_at": t.peak_from, "sigmoid_at": s.peak_from},
+                  series={"x": s.x, "dy": {"sigmoid": s.dy, "tanh": t.dy}})
 
 
 # --- losses --------------------------------------------------------------------------------------
+
+def _loss_labels() -> dict[str, str]:
+    return {n: e.label for n, e in L.LOSSES.items()}
+
+
+def _loss_colours() -> dict[str, str]:
+    return {n: e.colour for n, e in L.LOSSES.items()}
+
 
 def _mse_slope(p: Params) -> Answer:
     data = _loss_data(p)
@@ -350,7 +368,10 @@ def _mse_slope(p: Params) -> Answer:
                   f"right end about {p['outlier_size']:g} below the line, and MSE squares their residuals: tilting "
                   "the line down towards them costs the clean points less than it saves on the outliers.",
                   {"mse_slope": mse.slope, "l1_slope": l1.slope, "clean_slope": L.TRUE_SLOPE, "outliers": k,
-                   "points": n})
+                   "points": n},
+                  series={"x": list(data.x), "y": list(data.y), "outlier": list(data.outlier),
+                          "lines": {name: (f.slope, f.intercept) for name, f in (("mse", mse), ("l1", l1))},
+                          "clean": tuple(data.true_line), "labels": _loss_labels(), "colours": _loss_colours()})
 
 
 def _l1_gives_way(p: Params) -> Answer:
@@ -368,7 +389,9 @@ def _l1_gives_way(p: Params) -> Answer:
                   "but all of them sit at the right end, where each pulls hardest on the slope.",
                   {"gives_way": k, "slope_before": sw.l1[k - 1] if k > 0 else math.nan, "slope_at": sw.l1[k],
                    "mse_gives_way": sw.mse_gives_way if sw.mse_gives_way is not None else math.nan,
-                   "points": n}, {"outliers": str(k)})
+                   "points": n}, {"outliers": str(k)},
+                  {"counts": list(sw.counts), "slopes": {"l1": list(sw.l1), "mse": list(sw.mse)}, "gives_way": k,
+                   "clean": L.TRUE_SLOPE, "band": L.GIVE_WAY, "labels": _loss_labels(), "colours": _loss_colours()})
 
 
 def _mse_outlier_share(p: Params) -> Answer:
@@ -382,10 +405,25 @@ def _mse_outlier_share(p: Params) -> Answer:
                   f"With the line on the clean line, the {k} outliers ({100 * k / n:.0f}% of the {n} points) make "
                   f"{mse:.3g}% of MSE's pull on the slope, but {l1:.3g}% of L1's. Under MSE a point pulls in "
                   "proportion to its residual (2r); under L1 every point pulls with the same force, sign(r).",
-                  {"mse_share": mse, "l1_share": l1, "outliers": k, "points": n})
+                  {"mse_share": mse, "l1_share": l1, "outliers": k, "points": n},
+                  series={"shares": {"mse": mse, "l1": l1}, "headcount": 100 * k / n, "outliers": k, "points": n,
+                          "labels": _loss_labels(), "colours": _loss_colours()})
 
 
 # --- vanishing -----------------------------------------------------------------------------------
+
+def _relative(s: V.Sweep) -> dict[str, Any]:
+    """A sweep's first-layer gradient at every depth over its value at depth 1 (the seeds' geometric mean, and the
+    smallest and largest seed), as plain lists for a reveal figure; 0.0 where it underflowed."""
+    first = s.first_mean[0]
+    return {"depths": list(s.depths), "ratio": [m / first for m in s.first_mean],
+            "low": [min(r) / first for r in s.first], "high": [max(r) / first for r in s.first]}
+
+
+def _stack_series(p: Params, s: V.Sweep, depth: int) -> dict[str, Any]:
+    return {"act": s.act, "init": s.init, "init_label": s.init_label, "matched": p["init"] == "matched",
+            "depth": depth, "colour": A.ACTIVATIONS[s.act].colour, "seeds": V.N_SEEDS} | _relative(s)
+
 
 def _sigmoid_decades(p: Params) -> Answer:
     act, depth = _deep_stack(p)
@@ -395,12 +433,13 @@ def _sigmoid_decades(p: Params) -> Answer:
     slope = sum(s.stats["dact_mean"]) / len(s.stats["dact_mean"])
     return Answer(r, f"{r:.2g}",
                   f"The first layer's gradient norm is {first:.3g} in a one-layer network and {deep:.3g} at depth "
-                  f"{depth} (geometric mean of {V.N_SEEDS} seeds, {s.init} init): {r:.2g} times as large, "
+                  f"{depth} ({s.init} init; geometric mean of {V.N_SEEDS} seeds: {V.N_SEEDS} random networks averaged on the log scale): {r:.2g} times as large, "
                   f"{-math.log10(r):.1f} orders of magnitude smaller. Each of the {depth - 1} extra layers multiplies "
                   f"it by about {r ** (1 / (depth - 1)):.3g}; the mean slope |f'(z)| of the {act} units is "
                   f"{slope:.3g}.",
                   {"ratio": r, "decades": -math.log10(r), "first_depth1": first, "first_deep": deep,
-                   "per_layer": r ** (1 / (depth - 1)), "mean_slope": slope})
+                   "per_layer": r ** (1 / (depth - 1)), "mean_slope": slope},
+                  series=_stack_series(p, s, depth))
 
 
 def _per_layer(p: Params) -> Answer:
@@ -413,9 +452,10 @@ def _per_layer(p: Params) -> Answer:
     return Answer(f, f"{f:.3g}",
                   f"From depth 1 to {depth} the first layer's gradient changes by {r:.2g}: {f:.3g} per extra layer "
                   f"({r:.2g} to the power 1/{depth - 1}). {act}'s slope is never above {peak:.3g}, and with the "
-                  f"{s.init} init the weights' scale σ_w² = {sw2:.3g}: each layer multiplies the gradient by about "
+                  f"{s.init} init the weights' scale σ_w² (fan_in × the variance of one weight) = {sw2:.3g}: each layer multiplies the gradient by about "
                   "the slope of its units, and those slopes are at most that peak.",
-                  {"per_layer": f, "ratio": r, "max_slope": peak, "sigma_w2": sw2})
+                  {"per_layer": f, "ratio": r, "max_slope": peak, "sigma_w2": sw2},
+                  series=_stack_series(p, s, depth) | {"per_layer": f, "ratio_at_depth": r})
 
 
 RELU_INITS = ("default", "xavier_normal", "kaiming_normal")  # the choices of van-relu-flat-init
@@ -423,18 +463,24 @@ RELU_INITS = ("default", "xavier_normal", "kaiming_normal")  # the choices of va
 
 def _flat_init(p: Params) -> Answer:
     act, depth = _deep_stack(p)
-    ratios = {i: _depth_ratio(_vanishing(p, act, i), depth) for i in RELU_INITS}
+    sweeps = {i: _vanishing(p, act, i) for i in RELU_INITS}
+    ratios = {i: _depth_ratio(sweeps[i], depth) for i in RELU_INITS}
     best = min(RELU_INITS, key=lambda i: abs(math.log10(ratios[i])))
     sw2 = V.init_variance(best, p["width"], p["width"])[0]
     d2 = V.gaussian_moments(act, 1.0)[1]  # E[f'(z)^2]; the same at any scale for ReLU
     return Answer(best, best,
                   f"The first layer's gradient at depth {depth} against depth 1, with {act}: "
                   + ", ".join(f"{i} × {ratios[i]:.2g}" for i in RELU_INITS)
-                  + f". {best} keeps it flattest: it gives the weights σ_w² = {sw2:.3g}, and with {act}'s "
-                  f"E[f'(z)²] = {d2:.3g} each layer multiplies the gradient by about √({sw2:.3g} × {d2:.3g}) = "
+                  + f". {best} keeps it flattest: it gives the weights the scale σ_w² = fan_in × Var(w) = "
+                  f"{sw2:.3g}, and {act}'s average squared slope E[f'(z)²] is {d2:.3g}, so each layer multiplies the "
+                  f"gradient by about √({sw2:.3g} × {d2:.3g}) = "
                   f"{math.sqrt(sw2 * d2):.3g}.",
                   {f"ratio_{i}": ratios[i] for i in RELU_INITS} | {"sigma_w2": sw2, "dact2": d2},
-                  {"act": [act], "depth": str(depth), "init": best})
+                  {"act": [act], "depth": str(depth), "init": best},
+                  {"act": act, "depth": depth, "inits": list(RELU_INITS), "best": best,
+                   "labels": {i: V.init_label(i, p["std"]) for i in RELU_INITS},
+                   "sigma_w2": {i: V.init_variance(i, p["width"], p["width"], p["std"])[0] for i in RELU_INITS},
+                   "at_depth": dict(ratios), "curves": {i: _relative(sweeps[i]) for i in RELU_INITS}})
 
 
 # --- regression ----------------------------------------------------------------------------------
@@ -452,7 +498,8 @@ def _weight_after(p: Params) -> Answer:
         raise ValueError(f"the run blows up after {last.epoch + 1} epoch{'s' * (last.epoch != 0)} (learning rate "
                          f"{cfg.lr:g}): there is no weight after {cfg.epochs} to predict")
     low = min(hist, key=lambda s: s.weight)
-    why = (f" The weight fell to {low.weight:.4f} after epoch {low.epoch + 1} before it turned: at first every "
+    # a count of epochs done, as the question's "after 100 epochs" (the loss chart's "epoch k" is the k+1-th)
+    why = (f" The weight fell to {low.weight:.4f} after {low.epoch + 1} epochs before it turned: at first every "
            f"training point is predicted too high (the bias starts {b0 - cfg.bias:+.3f} off), so the loss pushes "
            "the weight down along with the bias." if high == len(data.X_train) and low.weight < min(w0, last.weight)
            else "")
@@ -461,7 +508,9 @@ def _weight_after(p: Params) -> Answer:
                   f"started at {w0:.4f} and {b0:.4f} (nn.Linear(1, 1) after torch.manual_seed({cfg.seed})), and the "
                   f"true line has {cfg.weight:g} and {cfg.bias:g}." + why,
                   {"weight": last.weight, "bias": last.bias, "weight_start": w0, "bias_start": b0,
-                   "weight_lowest": low.weight, "epochs": last.epoch + 1, "too_high_at_start": high})
+                   "weight_lowest": low.weight, "epochs": last.epoch + 1, "too_high_at_start": high},
+                  series={"epochs_done": list(range(len(hist) + 1)),  # 0: the start, k: after k epochs
+                          "weight": [w0] + [s.weight for s in hist], "true_weight": cfg.weight})
 
 
 def _first_grad(p: Params) -> Answer:
@@ -473,6 +522,11 @@ def _first_grad(p: Params) -> Answer:
     w0, b0 = st.params()
     pred, y = st.predictions(), st.data.y_train.flatten().tolist()
     high = sum(a > t for a, t in zip(pred, y))
+    # each training point's share of weight.grad: autograd's d loss / d prediction_i (the same loss module on the
+    # same first predictions) times x_i; by the chain rule they add up to weight.grad
+    out = st.y_pred.detach().requires_grad_()  # (n, 1)
+    (d_out,) = torch.autograd.grad(st.loss_fn(out, st.data.y_train), out)
+    share = (d_out * st.data.X_train).flatten().tolist()
     rule = ("the mean over the training points of sign(prediction − target) × x" if cfg.loss == "l1" else
             "the mean over the training points of 2 (prediction − target) × x" if cfg.loss == "mse" else
             "the mean over the training points of Huber's clipped error × x")
@@ -481,7 +535,8 @@ def _first_grad(p: Params) -> Answer:
                   f"at w = {w0:.4f}, b = {b0:.4f}; under {cfg.loss.upper()} weight.grad is {rule}. {high} of the "
                   f"{len(y)} training points are predicted too high.",
                   {"weight_grad": gw, "bias_grad": gb, "weight": w0, "bias": b0, "too_high": high,
-                   "points": len(y)})
+                   "points": len(y)},
+                  series={"x": st.data.X_train.flatten().tolist(), "share": share, "loss": cfg.loss.upper()})
 
 
 # --- logits --------------------------------------------------------------------------------------
@@ -501,7 +556,18 @@ def _bce_at(p: Params) -> Answer:
                   f"log(1 + e^{BCE_Z:g}) is {exact.loss[0]:.4g} with gradient {exact.grad[0]:.4g}, which "
                   f"BCEWithLogitsLoss gives ({logit.loss[0]:.4g}): a confident mistake should push hard, not stop.",
                   {"loss": loss, "grad": grad, "sigmoid": s, "exact_loss": exact.loss[0],
-                   "exact_grad": exact.grad[0], "logits_loss": logit.loss[0]})
+                   "exact_grad": exact.grad[0], "logits_loss": logit.loss[0]},
+                  series=_bce_series(dtype))
+
+
+def _bce_series(dtype: str) -> dict[str, Any]:
+    """The reveal figure's curves: the naive BCELoss, BCEWithLogitsLoss and the float64 loss on z in [0, 1.6 BCE_Z]
+    (the same G.evaluate as the answer), with BCE_Z itself a grid point."""
+    z = sorted({BCE_Z * 1.6 * i / 160 for i in range(161)} | {BCE_Z})
+    forms = G.evaluate(z, dtype)
+    return {"z": z, "z_at": BCE_Z, "naive": forms["bce_naive"].loss, "logits": forms["bce_logits"].loss,
+            "exact": forms["reference"].loss, "clamped_from": G.failure_points(dtype).get("bce_clamped"),
+            "log_floor": G.BCE_LOG_FLOOR}
 
 
 def _sigmoid_one(p: Params) -> Answer:
@@ -513,7 +579,26 @@ def _sigmoid_one(p: Params) -> Answer:
                   f"From z = {z:.6g}: there e^−z = {math.exp(-z):.3g}, no more than half the gap between 1 and the next "
                   f"{dtype} number above it ({eps:.3g}), so 1 + e^−z rounds to 1 and σ(z) = 1/(1 + e^−z) is exactly 1. "
                   f"From the same z BCELoss on the sigmoid returns {-G.BCE_LOG_FLOOR:g} with gradient 0.",
-                  {"z": z, "exp_minus_z": math.exp(-z), "eps": eps, "bce_clamped_from": pts["bce_clamped"]})
+                  {"z": z, "exp_minus_z": math.exp(-z), "eps": eps, "bce_clamped_from": pts["bce_clamped"]},
+                  series=_gap_series(z, dtype))
+
+
+def _edge_grid(z1: float, hi: float, n: int, dtype: str) -> tuple[list[float], float]:
+    """n + 1 evenly spaced z in [0, hi] plus the failure point z1 and the float just below it (the last z that still
+    works), all rounded to dtype (the values the core computes at); and that float below z1."""
+    dt = G.DTYPES[dtype]
+    below = torch.nextafter(torch.tensor(z1, dtype=dt), torch.tensor(0.0, dtype=dt)).item()
+    z = torch.tensor([hi * i / n for i in range(n + 1)] + [z1, below], dtype=dt)  # (n + 3,)
+    return torch.unique(z, sorted=True).tolist(), below
+
+
+def _gap_series(z1: float, dtype: str) -> dict[str, Any]:
+    """The reveal figure's curves: 1 - sigmoid(z) as `dtype` computes it (1 - s is exact for s in [1/2, 1]) and the
+    exact gap sigmoid(-z) in float64, on z in [0, 1.45 z1] with z1 (the first z where the gap is 0) and the float
+    just below it as grid points."""
+    z, below = _edge_grid(z1, 1.45 * z1, 480, dtype)
+    return {"z": z, "gap": [1.0 - G.sigmoid_of(v, dtype) for v in z],
+            "exact_gap": [G.sigmoid_of(-v, "float64") for v in z], "dtype": dtype, "last_nonzero_z": below}
 
 
 def _softmax_underflow(p: Params) -> Answer:
@@ -526,7 +611,17 @@ def _softmax_underflow(p: Params) -> Answer:
                   f"From z = {z:.6g}: softmax([0, z])[0] = e^−z / (1 + e^−z), and e^−z = {math.exp(-z):.3g} is no more "
                   f"than half the smallest positive {dtype} number ({smallest:.3g}), so it underflows to 0 and "
                   f"−log 0 = inf. CrossEntropyLoss on the logits gives {ce:.6g} there, about z itself.",
-                  {"z": z, "exp_minus_z": math.exp(-z), "smallest": smallest, "ce_logits_loss": ce})
+                  {"z": z, "exp_minus_z": math.exp(-z), "smallest": smallest, "ce_logits_loss": ce},
+                  series=_underflow_series(z, dtype))
+
+
+def _underflow_series(z1: float, dtype: str) -> dict[str, Any]:
+    """The reveal figure's curves (G.evaluate, as the answer): the softmax form's loss (None where it is inf),
+    CrossEntropyLoss on the logits and the float64 loss on z in [0, 1.25 z1], z1 and the float below it on the grid."""
+    z, _ = _edge_grid(z1, 1.25 * z1, 250, dtype)
+    forms = G.evaluate(z, dtype)
+    return {"z": z, "naive": forms["ce_naive"].loss, "logits": forms["ce_logits"].loss,
+            "exact": forms["reference"].loss, "dtype": dtype}
 
 
 def _ce_gradient(p: Params) -> Answer:
@@ -540,7 +635,8 @@ def _ce_gradient(p: Params) -> Answer:
                   f"{g.probs[t]:.3g}, so gradient descent raises its logit. Each wrong class gets its own "
                   f"probability and is lowered ({others}); the loss is {g.loss:.3g}.",
                   {"grad": v, "p_true": g.probs[t], "loss": g.loss}
-                  | {f"grad_{k}": g.autograd[k] for k in range(len(logits)) if k != t})
+                  | {f"grad_{k}": g.autograd[k] for k in range(len(logits)) if k != t},
+                  series={"logits": list(g.logits), "grad": list(g.autograd), "probs": list(g.probs), "target": t})
 
 
 def _mse_peak(p: Params) -> Answer:
@@ -551,7 +647,9 @@ def _mse_peak(p: Params) -> Answer:
                   f"(σ = {s:.3g} there) on the page's grid. Beyond it the factor σ'(z) fades: from z = "
                   f"{sat.slow_from_z:.3g} MSE's gradient is below {100 * sat.slow_ratio:g}% of cross-entropy's, "
                   "whose gradient σ(z) keeps growing towards 1 the more wrong the prediction is.",
-                  {"peak_z": sat.peak_z, "sigmoid_there": s, "slow_from_z": sat.slow_from_z})
+                  {"peak_z": sat.peak_z, "sigmoid_there": s, "slow_from_z": sat.slow_from_z},
+                  series={"z": sat.z, "mse_grad": sat.mse_grad, "ce_grad": sat.ce_grad, "peak_z": sat.peak_z,
+                          "peak": max(sat.mse_grad), "slow_from_z": sat.slow_from_z, "slow_ratio": sat.slow_ratio})
 
 
 # --- the registry --------------------------------------------------------------------------------
@@ -661,23 +759,24 @@ _PART_CLF = G.PART.choices[1]
 _TOURS: dict[str, tuple[Step, ...]] = {
     "activations": (
         Step("Bend the signal, scale the gradient",
-             "The top panel is sigmoid's output: any input squashed into (0, 1). The middle panel is its slope "
-             "f'(x), computed by autograd. In the backward pass every gradient that flows through a sigmoid unit "
+             "The f(x) panel is sigmoid's output: any input squashed into (0, 1). The f'(x) panel is its slope, "
+             "computed by autograd. In the backward pass every gradient that flows through a sigmoid unit "
              "is multiplied by this slope. Before you look: how steep does it get?",
              question="act-sigmoid-max-slope"),
         Step("Saturation",
              "Far from 0 the curve flattens and its slope falls towards 0: the unit is **saturated**. The dotted "
-             "line sits at x = 5; the point inspector under the figure gives the slope there. The strip at the "
-             "bottom is hatched wherever the slope is below the threshold in the settings.",
+             "line sits at x = 5, and the slope there is written on the figure: compare it with the largest "
+             "slope, at 0.",
              {"fn": ["sigmoid"], "x": "5"}),
         Step("tanh: the same shape, steeper",
              "tanh is sigmoid rescaled to (−1, 1) and centred on 0. Predict how much steeper it is at its "
              "steepest, then compare the two diamonds.",
              question="act-tanh-vs-sigmoid-slope"),
-        Step("ReLU: dead on the left",
+        Step("ReLU: no slope on the left",
              "ReLU passes a positive input unchanged (slope exactly 1) and outputs 0 for a negative one (slope "
-             "exactly 0, solid in the strip). A unit whose input stays negative gets no gradient at all: it is "
-             "**dead** and cannot recover. LeakyReLU keeps a small slope on that side.",
+             "exactly 0): for that input the unit is **inactive**, no gradient flows back. It is **dead** only if "
+             "its input is negative for every input. LeakyReLU keeps a small slope on the left: compare the two "
+             "slopes at the dotted line.",
              {"fn": ["relu", "leaky_relu"], "x": "-2"}),
         Step("The most gradient at x = −4",
              "A unit with input −4: four functions, four slopes. Commit to one before the figure shows them.",
@@ -705,10 +804,9 @@ _TOURS: dict[str, tuple[Step, ...]] = {
              "L1 ignored three outliers. Add them one at a time: at how many does it give way too?",
              question="loss-l1-gives-way"),
         Step("Huber: squared near, absolute far",
-             "Huber's loss is MSE for residuals below δ and L1 beyond it, so small errors are averaged and "
-             "large ones only pull with a constant force. Move δ in the settings: a large δ makes it MSE, a "
-             "small one L1.",
-             {"loss": ["l1", "mse", "huber"], "outliers": "3"}),
+             "Huber's loss is MSE for residuals below δ and L1 beyond it: large errors only pull with a "
+             "constant force. Move δ here: a large δ makes it MSE, a small one L1.",
+             {"loss": ["l1", "mse", "huber"], "outliers": "3"}, offer=("delta",)),
         Step("From a fit to a training run",
              "L1's pull does not shrink as the line gets close, so gradient descent on L1 never settles: "
              "it keeps stepping past the minimum. The regression page shows it live (the link under the "
@@ -738,16 +836,15 @@ _TOURS: dict[str, tuple[Step, ...]] = {
              "longer falls. But ReLU's sums now grow from layer to layer, and its gradient explodes instead.",
              {"act": ["sigmoid", "relu"], "residual": "true"}),
         Step("Normalisation",
-             "BatchNorm re-centres and rescales every unit's input over the batch before the activation. With "
-             "it the 30-layer sigmoid stack no longer vanishes. Switch the normalisation to layernorm in the "
-             "settings: here it does not rescue sigmoid.",
-             {"act": ["sigmoid"], "norm": "batchnorm"}),
+             "BatchNorm divides each unit's input, and on the way back its gradient, by its spread over "
+             "the batch: that makes up for sigmoid's small slope. Switch to layernorm: it does not.",
+             {"act": ["sigmoid"], "norm": "batchnorm"}, offer=("norm",)),
     ),
     "regression": (
         Step("The training loop",
-             f"One weight, one bias, learning the line y = {R.W.default:g}x + {R.B.default:g} from points on it. "
-             "Every epoch runs five "
-             "lines: forward, loss, zero_grad, backward, step. Open *Step by step* to run them one at a time.",
+             f"A weight and a bias learn the line y = {R.W.default:g}x + {R.B.default:g} from points on it. "
+             "Each epoch runs five lines: forward, loss, zero_grad, backward, step. *Step by step* runs them one by "
+             "one.",
              {}),
         Step("What will backward() write?",
              "Before the first loss.backward() runs: what number lands in weight.grad under L1?",
@@ -763,8 +860,8 @@ _TOURS: dict[str, tuple[Step, ...]] = {
              "started from it, and the page stops the run when the numbers blow up.",
              {"loss_fn": "mse", "lr": "1"}),
         Step("Adam",
-             "Adam scales each parameter's step by a running estimate of its gradient's size. Press Train and "
-             "compare the loss curve with SGD's.",
+             "Adam scales each parameter's step by a running estimate of its gradient's size. Press Train: the "
+             "dotted grey line is your last SGD run on this data (train step 4 first).",
              {"opt": "adam"}),
     ),
     "logits": (

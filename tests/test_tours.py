@@ -136,7 +136,7 @@ CLAIMS = {
         "Bend the signal, scale the gradient": "test_act_sigmoid_squashes_and_autograd_gives_its_slope",
         "Saturation": "test_act_saturation_at_x_5",
         "tanh: the same shape, steeper": "test_act_tanh_is_sigmoid_rescaled",
-        "ReLU: dead on the left": "test_act_relu_dead_on_the_left_leaky_not",
+        "ReLU: no slope on the left": "test_act_relu_inactive_on_the_left_leaky_not",
         "The most gradient at x = −4": "test_act_four_functions_at_minus_4",
         "Why it decides if a deep net learns": "test_act_a_quarter_per_layer_and_the_link_to_30_layers",
     },
@@ -332,12 +332,14 @@ def test_act_saturation_at_x_5():
     st = (1 + math.sqrt(1 - 4 * p["sat"])) / 2
     edge = math.log(st / (1 - st))  # 2.887 for t = 0.05
     step_x = (p["xmax"] - p["xmin"]) / (len(c.x) - 1)
-    assert c.dead == []  # nowhere exactly 0 on this range
+    assert c.zero == []  # nowhere exactly 0 on this range
     assert len(c.small) == 2
     (lo1, hi1), (lo2, hi2) = c.small
     assert lo1 == p["xmin"] and hi2 == p["xmax"]
     assert hi1 == pytest.approx(-edge, abs=step_x) and lo2 == pytest.approx(edge, abs=step_x)
     assert lo2 <= p["x"] <= hi2  # x = 5 lies in the hatched run
+    assert "compare it with the largest slope, at 0" in step.text
+    assert c.peak_from == c.peak_to == 0.0 and pt.dy < c.peak / 10  # the largest slope is at 0, far above f'(5)
 
 
 def test_act_tanh_is_sigmoid_rescaled():
@@ -351,14 +353,16 @@ def test_act_tanh_is_sigmoid_rescaled():
     assert c["tanh"].peak > c["sigmoid"].peak  # steeper (by how much is the question)
 
 
-def test_act_relu_dead_on_the_left_leaky_not():
-    step, p = _step("activations", "ReLU: dead on the left")
+def test_act_relu_inactive_on_the_left_leaky_not():
+    step, p = _step("activations", "ReLU: no slope on the left")
+    # "dead" is said only of a unit negative for every input; one negative input makes it inactive
+    assert "**inactive**" in step.text and "dead** only if its input is negative for every input" in step.text
     assert set(p["fn"]) == {"relu", "leaky_relu"} and p["x"] == -2.0
     c = _curves(p)
     x = np.array(c["relu"].x)
     dy = np.array(c["relu"].dy)
     assert np.all(dy[x < 0] == 0.0) and np.all(dy[x > 0] == 1.0)  # exactly 0 and exactly 1
-    assert c["relu"].dead and c["relu"].dead[0][0] == p["xmin"] and c["relu"].dead[0][1] >= x[x < 0].max()
+    assert c["relu"].zero and c["relu"].zero[0][0] == p["xmin"] and c["relu"].zero[0][1] >= x[x < 0].max()
     assert c["relu"].rounded == []  # structural zeros (solid), not float32 rounding
     slope = p[A.param_key("leaky_relu", "negative_slope")]
     z = torch.tensor([p["x"]], dtype=torch.float64, requires_grad=True)
@@ -367,7 +371,7 @@ def test_act_relu_dead_on_the_left_leaky_not():
     pts = {pt.name: pt for pt in A.inspect_point(tuple(p["fn"]), _act_params(p), p["x"])}
     assert pts["relu"].dy == 0.0
     assert pts["leaky_relu"].dy == pytest.approx(ref.item(), rel=1e-6) and 0 < pts["leaky_relu"].dy < p["sat"]
-    assert c["leaky_relu"].dead == []  # small (hatched), never 0
+    assert c["leaky_relu"].zero == []  # small (hatched), never 0
     assert c["leaky_relu"].small and c["leaky_relu"].small[0][0] == p["xmin"]
 
 
@@ -506,6 +510,9 @@ def test_losses_huber_between_mse_and_l1():
         ref = _huber_line(x, y, dl)[0]
         assert L.fit_line(d_, "huber", dl).slope == pytest.approx(ref, abs=1e-5)
         assert abs(ref - like) < abs(ref - other) / 5, (dl, ref, like, other)
+    # "Move δ here": the step draws the δ slider in the tour panel
+    assert step.offer == ("delta",) and "δ here" in step.text
+    assert 'lesson.spot("delta", settings)' in (ROOT / "pages" / "losses.py").read_text()
 
 
 def test_losses_l1_pull_never_shrinks_and_gd_never_settles():
@@ -706,6 +713,59 @@ def test_van_batchnorm_rescues_sigmoid_layernorm_does_not():
     for z in pre:  # (B, width) what each activation receives
         assert torch.allclose(z.mean(0), torch.zeros(p["width"], dtype=torch.float64), atol=1e-12)
         assert torch.allclose(z.var(0, unbiased=False), torch.ones(p["width"], dtype=torch.float64), atol=1e-3)
+    # "and on the way back its gradient, by its spread over the batch: that makes up for sigmoid's small slope.
+    # Switch to layernorm: it does not." In plain float64 torch with its own draws and BatchNorm/LayerNorm written
+    # out: one layer's backward factors (the norm's gain, the slopes', the weights')
+    bn_f, bn_spread = _backward_factors_reference("sigmoid", init, "batchnorm", p["width"])
+    ln_f, ln_spread = _backward_factors_reference("sigmoid", init, "layernorm", p["width"])
+    assert bn_f[0] == pytest.approx(1 / bn_spread, rel=0.2)  # the gradient is divided by about the batch spread
+    assert bn_f[1] < 0.3 and 0.8 < bn_f[0] * bn_f[1] < 1.25  # ... which makes up for the small slope
+    assert ln_f[0] * ln_f[1] * ln_f[2] < 0.5  # layernorm: the product still shrinks, layer after layer
+    none_f, _ = _backward_factors_reference("sigmoid", init, "none", p["width"])
+    assert none_f[1] < 0.3  # the slope is small without normalisation too: the units are not saturated ...
+    assert _sweep(p, "sigmoid", norm="none").stats["saturated"] == [0.0] * p["depth"]  # ... as the page measures
+    # the control the step asks to switch is drawn in the tour panel
+    assert step.offer == ("norm",) and "layernorm" in step.text
+    assert 'with lesson.spot("norm", settings)' in (ROOT / "pages" / "vanishing.py").read_text()
+
+
+def _backward_factors_reference(act: str, init: str, norm: str, width: int, depth: int = 30, seeds=(0, 1, 2),
+                                batch: int = 16) -> tuple[tuple[float, float, float], float]:
+    """Geometric means over layers 2..depth and seeds of |dL/du|/|dL/dz| (the normalisation), |dL/dz|/|dL/dh|
+    (the slopes) and |dL/dh_prev|/|dL/du| (the weights), u = W h, z = norm(u), h = f(z); and the mean spread
+    the normalisation divides by (layers 2..depth). Plain float64 torch, its own draws (as _reference)."""
+    f = _REF_ACT[act]
+    init_fn = {"xavier_normal": lambda w, g: nn.init.xavier_normal_(w, generator=g),
+               "kaiming_normal": lambda w, g: nn.init.kaiming_normal_(w, nonlinearity="relu", generator=g)}[init]
+    logs, spreads, n = np.zeros(3), [], 0
+    for seed in seeds:
+        g = torch.Generator().manual_seed(104729 + seed)
+        Ws = [init_fn(torch.empty(width, width, dtype=torch.float64), g) for _ in range(depth)]
+        head = init_fn(torch.empty(1, width, dtype=torch.float64), g)
+        x = torch.randn(batch, width, generator=g, dtype=torch.float64)
+        y = torch.randn(batch, 1, generator=g, dtype=torch.float64)
+        h, us, zs, hs = x, [], [], []
+        for w in Ws:
+            u = h @ w.T if h.requires_grad else (h @ w.T).requires_grad_(True)  # (B, width)
+            if norm == "batchnorm":
+                spreads.append(float(u.detach().std(0, unbiased=False).mean()))
+                z = (u - u.mean(0)) / torch.sqrt(u.var(0, unbiased=False) + 1e-5)
+            elif norm == "layernorm":
+                spreads.append(float(u.detach().std(1, unbiased=False).mean()))
+                z = (u - u.mean(1, keepdim=True)) / torch.sqrt(u.var(1, unbiased=False, keepdim=True) + 1e-5)
+            else:
+                z = u * 1.0
+            h = f(z)
+            for t, keep in ((u, us), (z, zs), (h, hs)):
+                t.retain_grad()
+                keep.append(t)
+        ((h @ head.T - y) ** 2).mean().backward()
+        for l in range(1, depth):
+            nu, nz, nh = us[l].grad.norm().item(), zs[l].grad.norm().item(), hs[l].grad.norm().item()
+            logs += np.log([nu / nz, nz / nh, hs[l - 1].grad.norm().item() / nu])
+            n += 1
+    inner = [v for i, v in enumerate(spreads) if i % depth]  # layers 2..depth, as the factors
+    return tuple(np.exp(logs / n)), (float(np.mean(inner)) if inner else math.nan)
 
 
 # --- regression ------------------------------------------------------------------------------------

@@ -254,19 +254,22 @@ def _tour_panel(lesson: Lesson) -> None:
     said = presenting() and step.question is not None and step.question in _guesses()
     with st.container(border=True, key="tour_panel"):
         # Back and Next come first, so they sit at the same place on every step whatever the title's length: a
-        # second click where Next was is Next again. Redo and End come after the title, never under Next, and
-        # neither throws the tour away (Redo puts this step's settings back; End can be resumed).
+        # second click where Next was is Next again. The rest (link, redo, end) is in one menu after the title, so
+        # the row never wraps on a 1024 px projector, and nothing in it throws the tour away (Redo puts this
+        # step's settings back; End keeps the page and the bar offers to resume).
         with st.container(horizontal=True, vertical_alignment="center"):
             st.button("Back", icon=":material/arrow_back:", key="tour_prev", on_click=_go, help="Previous step",
                       args=(lesson.page, None, lesson.step - 1), disabled=lesson.step == 1)
             st.button("Next", icon=":material/arrow_forward:", key="tour_next", type="primary", on_click=_go,
                       args=(lesson.page, None, lesson.step + 1), disabled=lesson.step == len(steps))
             st.markdown(f"**{lesson.step}/{len(steps)} · {step.title}**")
-            _link_popover(lesson, "Link", "Copy link to this step")
-            st.button("Redo step", icon=":material/restart_alt:", key="tour_redo", on_click=_go,
-                      args=(lesson.page, None, lesson.step), help="Put every setting back to this step's")
-            st.button("End tour", icon=":material/close:", key="tour_end", on_click=_end_tour,
-                      args=(lesson.page, lesson.step), help="Leave the tour; the page keeps its settings")
+            with st.popover("More", icon=":material/more_horiz:", help="Link to this step, redo it, end the tour"):
+                st.caption("Link to this step")
+                st.code(_link(lesson.page, {TOUR: str(lesson.step)}), language=None, wrap_lines=True)
+                st.button("Redo step", icon=":material/restart_alt:", key="tour_redo", on_click=_go,
+                          args=(lesson.page, None, lesson.step), help="Put every setting back to this step's")
+                st.button("End tour", icon=":material/close:", key="tour_end", on_click=_end_tour,
+                          args=(lesson.page, lesson.step), help="Leave the tour; the page keeps its settings")
         if said:  # folded, one line: the teacher can still open it
             with st.expander("Step text", icon=":material/notes:"):
                 st.container(key="tour_text").markdown(step.text)
