@@ -178,7 +178,7 @@ XMIN = FloatSpec("x from", -20.0, 19.5, -6.0, 0.5)
 XMAX = FloatSpec("x to", -19.5, 20.0, 6.0, 0.5)
 SATURATION = FloatSpec("Saturation threshold for |f'(x)|", 0.001, 0.2, 0.05, 0.001,
                        help="Where 0 < |f'(x)| < this, the strip marks the slope as small "
-                       "(hatched); where f'(x) is exactly 0 it is marked solid.")
+                       "(hatched); where f'(x) is exactly 0 it is marked cross-hatched.")
 POINT = FloatSpec("Inspect x =", -20.0, 20.0, 1.0, 0.1)
 POINTS = IntSpec("grid points", 101, 4001, 1201)  # fixed on the page; bounds cap any caller
 
@@ -200,11 +200,13 @@ class Curve:
     peak: float  # the largest |f'(x)| on the grid (signed value of f' there)
     peak_from: float  # where f' first reaches it (within 1e-6)
     peak_to: float  # where it last does (equal to peak_from for a single peak)
-    saturated: list[tuple[float, float]]  # x-intervals where |f'(x)| < threshold (dead and small together)
+    saturated: list[tuple[float, float]]  # x-intervals where |f'(x)| < threshold (zero and small together)
     # The two kinds of "no gradient", from autograd's float32 f' on the grid:
-    dead: list[tuple[float, float]] = field(default_factory=list)  # f'(x) == 0 exactly: nothing gets through
+    # (zero: a unit whose input is here passes no gradient back for that input, it is inactive for it; it is
+    # dead only if its input is here for every input)
+    zero: list[tuple[float, float]] = field(default_factory=list)  # f'(x) == 0 exactly: nothing gets through
     small: list[tuple[float, float]] = field(default_factory=list)  # 0 < |f'(x)| < threshold: a little does
-    # The runs of `dead` where float64 still finds a slope: float32 rounded it to 0 (tanh beyond |x| ~ 9).
+    # The runs of `zero` where float64 still finds a slope: float32 rounded it to 0 (tanh beyond |x| ~ 9).
     rounded: list[tuple[float, float]] = field(default_factory=list)
 
 
@@ -265,19 +267,19 @@ def compute_curves(names: tuple[str, ...], params: Mapping[str, Params], xmin: f
         ad = dy.abs()
         peak_i = int(ad.argmax())
         top = (ad >= ad[peak_i] - 1e-6).nonzero().flatten()
-        zero = ad == 0  # (n,) exactly zero in float32: a dead unit's gradient
+        zero = ad == 0  # (n,) exactly zero in float32: no gradient passes for these inputs
         # The same slopes in float64 tell a structural zero (ReLU's x < 0: 0 in any precision) from
         # float32 rounding (tanh's tail): a zero run is rounding if float64 finds a slope anywhere in it.
         _, dy64, _ = evaluate(name, x.double(), params.get(name))
         nonzero64 = (dy64 != 0).tolist()
-        dead_runs = _index_runs(zero.tolist())
-        rounded = [(xs[a], xs[b]) for a, b in dead_runs if any(nonzero64[a:b + 1])]
+        zero_runs = _index_runs(zero.tolist())
+        rounded = [(xs[a], xs[b]) for a, b in zero_runs if any(nonzero64[a:b + 1])]
         curves.append(Curve(
             name=name, x=xs, y=y.tolist(), dy=dy.tolist(), dy_closed=closed.tolist(),
             max_abs_diff=float((dy - closed).abs().max()),
             peak=float(dy[peak_i]), peak_from=xs[int(top[0])], peak_to=xs[int(top[-1])],
             saturated=_runs((ad < threshold).tolist(), xs),
-            dead=[(xs[a], xs[b]) for a, b in dead_runs],
+            zero=[(xs[a], xs[b]) for a, b in zero_runs],
             small=_runs((~zero & (ad < threshold)).tolist(), xs),
             rounded=rounded,
         ))

@@ -11,8 +11,8 @@ st.title("Activation functions and their gradients")
 intro(
     "Between two linear layers sits an **activation function** $f$. In the forward pass it bends the "
     "signal; in the backward pass every gradient that flows through it is multiplied by its slope "
-    "$f'(x)$. The top panel shows $f(x)$, the middle one $f'(x)$ computed by **autograd** through the "
-    "`torch.nn` modules, and the strip at the bottom where the gradient is lost."
+    "$f'(x)$. The figure shows $f(x)$, and $f'(x)$ computed by **autograd** through the `torch.nn` modules, "
+    "with the slope at the dotted line written on it; the strip under them marks where the gradient is lost."
 )
 
 lesson = begin("activations")  # a question or tour step from the link or a button sets the controls below
@@ -47,15 +47,18 @@ points = st.cache_data(max_entries=512)(A.inspect_point)(tuple(names), params, x
 
 # --- Figure -------------------------------------------------------------------------------------
 with main:
-    # On a projector (1024x768) the whole figure must fit under the title and the two folded panels
-    # (the projector version enlarges it by 10 %): a fixed height with a little more per strip row.
-    height = 382 + 16 * len(names) if presenting() else None
-    fig = activation_figure(curves, x0=x0, threshold=threshold, height=height)
+    # On a projector (1024x768) f and f' go side by side in one row, so that each keeps its height under the
+    # lesson panel (the projector version enlarges the figure by 10 %, up to 520 px); no strip there.
+    compact = presenting()
+    fig = activation_figure(curves, x0=x0, threshold=threshold, height=440 if compact else None, points=points,
+                            compact=compact)
     show_figure(fig, key="activation_chart")
     st.caption(
-        f"Diamonds mark each slope's largest value on this range; the dotted line is x = {x0:g}. "
-        f"Strip: **solid** where f'(x) is exactly 0 (a dead unit: no gradient at all, it cannot recover), "
-        f"**hatched** where 0 < |f'(x)| < {threshold:g} (small, but some gradient still gets through)."
+        f"Diamonds mark each slope's largest value on this range; the dotted line is x = {x0:g}, with each "
+        "function's slope there written on the figure."
+        + ("" if compact else
+           f" Strip: **cross-hatched** where f'(x) is exactly 0 (a unit with that input is inactive for it: no "
+           f"gradient passes back), **hatched** where 0 < |f'(x)| < {threshold:g} (small, but some gradient passes).")
     )
 
 # --- Landmarks and the point inspector ----------------------------------------------------------
@@ -71,7 +74,7 @@ st.dataframe(
         "function": c.name,
         "largest f'(x)": c.peak,
         "at x": f"{c.peak_from:.3g}" if c.peak_from == c.peak_to else f"{c.peak_from:.3g} … {c.peak_to:.3g}",
-        "f' = 0 for x in": _where(c.dead, c.rounded),
+        "f' = 0 for x in": _where(c.zero, c.rounded),
         "|f'| small for x in": _where(c.small),
         "max |autograd − closed form|": c.max_abs_diff,
     } for c in curves],
@@ -79,7 +82,8 @@ st.dataframe(
     column_config={
         "largest f'(x)": st.column_config.NumberColumn("max f'", format="%.4f"),
         "f' = 0 for x in": st.column_config.TextColumn(
-            "f' = 0 (dead) on", help="autograd's f'(x) is exactly 0: no gradient at all"),
+            "f' = 0 on", help="autograd's f'(x) is exactly 0 here: a unit whose input is here passes no gradient "
+            "back for that input (it is inactive for it; dead only if every input it gets lies here)"),
         "|f'| small for x in": st.column_config.TextColumn(
             f"0 < |f'| < {threshold:g} on", help="a little gradient still gets through"),
         "max |autograd − closed form|": st.column_config.NumberColumn(
@@ -116,9 +120,12 @@ st.markdown(
     "slope is at most 0.25 and tanh's at most 1, and both fall towards 0 for large $|x|$: the "
     "function is *saturated* there. Multiply many such factors and the gradient reaching the first "
     "layers vanishes. ReLU's slope is exactly 1 for every positive input, which is why deep networks "
-    "train with it, but exactly 0 for every negative one: a unit stuck there gets no gradient at all and "
-    "is *dead* (solid in the strip). LeakyReLU, ELU and GELU keep a little slope on that side: small "
-    "(hatched), but not 0, so such a unit can still recover."
+    "train with it, but exactly 0 for every negative one (cross-hatched in the strip): for such an input "
+    "the unit is *inactive*, and no gradient passes back through it to its weights. That is normal: at "
+    "initialisation about half of a ReLU layer's units are inactive for any one input, and other inputs "
+    "make them active. A unit is *dead* only when its input is negative for every input: then its weights "
+    "get no gradient from any example and stop changing. LeakyReLU, ELU and GELU keep a little slope on "
+    "the negative side: small (hatched), but not 0, so even such a unit still gets some gradient."
 )
 # where this lesson is shown on another page, a link that opens it with the settings filled in
 st.page_link("pages/vanishing.py", icon=":material/trending_down:",

@@ -132,7 +132,7 @@ def test_inspect_point_values():
     assert pts["tanh"].dy == pytest.approx(1 - math.tanh(1) ** 2, rel=1e-6)
 
 
-# --- The saturation strip: "exactly 0" (dead) and "small" (0 < |f'| < threshold) kept apart ----------
+# --- The saturation strip: "exactly 0" and "small" (0 < |f'| < threshold) kept apart ----------------
 
 def _reference_runs(xs: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
     """Contiguous x-intervals where mask holds, written here independently of nnviz."""
@@ -150,7 +150,7 @@ def _close_runs(got, want, tol):
     ("relu", None), ("leaky_relu", None), ("leaky_relu", {"negative_slope": 0.2}), ("sigmoid", None),
     ("tanh", None), ("elu", None), ("hardtanh", None), ("hardswish", None), ("gelu", None), ("softsign", None),
 ])
-def test_dead_and_small_intervals_match_closed_forms(name, params):
+def test_zero_and_small_intervals_match_closed_forms(name, params):
     """On the page's default range, f' == 0 and 0 < |f'| < threshold, each against the textbook
     derivative in float64 (one grid step of slack where float32 meets the threshold)."""
     threshold = 0.05
@@ -158,27 +158,27 @@ def test_dead_and_small_intervals_match_closed_forms(name, params):
     xs = np.array(c.x, dtype=np.float64)
     ref = np.abs(reference_derivative(name, xs, A.ACTIVATIONS[name].resolved(params)))
     step = 12.0 / 1200
-    _close_runs(c.dead, _reference_runs(xs, ref == 0), 1e-9)
+    _close_runs(c.zero, _reference_runs(xs, ref == 0), 1e-9)
     _close_runs(c.small, _reference_runs(xs, (ref > 0) & (ref < threshold)), step * 1.01)
     assert c.rounded == []  # nothing rounds to 0 in float32 on [-6, 6]
 
 
-def test_relu_dead_leaky_small_sigmoid_small():
+def test_relu_zero_leaky_small_sigmoid_small():
     """The lesson in numbers: ReLU's x <= 0 is exactly 0 (torch takes ReLU'(0) = 0), LeakyReLU(0.01)'s
     is small but not 0, sigmoid's tails are small (never 0), past |x| = log((1+sqrt(0.8))/(1-sqrt(0.8)))."""
     c = {k.name: k for k in A.compute_curves(("relu", "leaky_relu", "sigmoid"), {}, -6.0, 6.0, 0.05)}
-    assert c["relu"].dead == [(-6.0, 0.0)] and c["relu"].small == []
-    assert c["leaky_relu"].dead == [] and c["leaky_relu"].small == [(-6.0, 0.0)]
+    assert c["relu"].zero == [(-6.0, 0.0)] and c["relu"].small == []
+    assert c["leaky_relu"].zero == [] and c["leaky_relu"].small == [(-6.0, 0.0)]
     assert min(abs(v) for v, x in zip(c["leaky_relu"].dy, c["leaky_relu"].x) if x <= 0) == pytest.approx(0.01)
     edge = math.log((1 + math.sqrt(0.8)) / (1 - math.sqrt(0.8)))
-    assert c["sigmoid"].dead == []
+    assert c["sigmoid"].zero == []
     (a0, a1), (b0, b1) = c["sigmoid"].small
     assert a0 == -6.0 and b1 == 6.0 and abs(-a1 - edge) < 0.011 and abs(b0 - edge) < 0.011
     # `saturated` (used elsewhere) is still the union of both kinds
     assert c["relu"].saturated == [(-6.0, 0.0)] and c["leaky_relu"].saturated == [(-6.0, 0.0)]
 
 
-def test_float32_rounding_to_zero_is_told_apart_from_a_dead_zone():
+def test_float32_rounding_to_zero_is_told_apart_from_a_structural_zero():
     """tanh's slope 1 - tanh(x)^2 is never 0, but float32 holds tanh(x) = 1 beyond |x| ~ 9: the
     gradient there really is 0, and the core marks those runs as rounding; ReLU's zero is structural."""
     c = {k.name: k for k in A.compute_curves(("tanh", "relu"), {}, -20.0, 20.0, 0.05)}
@@ -186,11 +186,11 @@ def test_float32_rounding_to_zero_is_told_apart_from_a_dead_zone():
     one = np.tanh(xs.astype(np.float64)).astype(np.float32) == np.float32(1.0)  # float32 tanh is exactly 1
     edge = float(xs[one & (xs > 0)].min())
     step = 40.0 / 1200
-    (n0, n1), (p0, p1) = c["tanh"].dead
+    (n0, n1), (p0, p1) = c["tanh"].zero
     assert n0 == -20.0 and p1 == 20.0
     assert abs(p0 - edge) <= 2 * step and abs(-n1 - edge) <= 2 * step
-    assert c["tanh"].rounded == c["tanh"].dead
-    assert c["relu"].dead == [(-20.0, 0.0)] and c["relu"].rounded == []
+    assert c["tanh"].rounded == c["tanh"].zero
+    assert c["relu"].zero == [(-20.0, 0.0)] and c["relu"].rounded == []
 
 
 def test_selection_is_capped():
@@ -228,19 +228,22 @@ def test_page_derivatives_have_their_own_panel_and_scale(app):
     assert labels["max 0.25"]["y"] == pytest.approx(0.25, abs=1e-7) and labels["max 1"]["y"] == pytest.approx(1.0)
 
 
-def test_page_strip_and_table_tell_dead_from_small(app):
-    """ReLU's x <= 0 is solid and 'f' = 0'; LeakyReLU(0.01)'s is hatched and 'small, not 0';
-    sigmoid's tails are hatched. The legend says which is which."""
+def test_page_strip_and_table_tell_zero_from_small(app):
+    """ReLU's x <= 0 is cross-hatched and 'f' = 0'; LeakyReLU(0.01)'s is hatched and 'small, not 0';
+    sigmoid's tails are hatched. The legend says which is which, and calls f' = 0 what it is for one input:
+    inactive, not dead. Neither mark is heavier than the other (ReLU's zero is no solid block)."""
     at = app(ACT, fn=["relu", "leaky_relu", "sigmoid"])
     bars = [t for t in _fig(at)["data"] if t["type"] == "bar"]
     by_name = {t["name"]: t for t in bars}
-    dead, small = by_name["relu: dead"], by_name["leaky_relu: small"]
-    assert dead["base"] == [-6.0] and dead["x"] == [6.0] and dead["marker"]["pattern"]["shape"] == ""
+    zero, small = by_name["relu: f' = 0"], by_name["leaky_relu: small"]
+    assert zero["base"] == [-6.0] and zero["x"] == [6.0] and zero["marker"]["pattern"]["shape"] == "x"
     assert small["base"] == [-6.0] and small["x"] == [6.0] and small["marker"]["pattern"]["shape"] == "/"
-    assert "relu: small" not in by_name and "leaky_relu: dead" not in by_name and "sigmoid: dead" not in by_name
+    assert "relu: small" not in by_name and "leaky_relu: f' = 0" not in by_name and "sigmoid: f' = 0" not in by_name
     assert len(by_name["sigmoid: small"]["base"]) == 2 and by_name["sigmoid: small"]["marker"]["pattern"]["shape"] == "/"
     key = {t["name"]: t["marker"]["pattern"]["shape"] for t in bars if t.get("showlegend")}
-    assert key == {"f' = 0 (dead)": "", "0 < |f'| < 0.05": "/"}
+    assert key == {"f' = 0: inactive for this input": "x", "0 < |f'| < 0.05": "/"}
+    alpha = {t["name"]: float(t["marker"]["color"].rsplit(",", 1)[1].rstrip(")")) for t in bars if t["x"] != [None]}
+    assert alpha["relu: f' = 0"] == alpha["leaky_relu: small"] <= 0.25, alpha  # a light fill, the same weight
     table = at.dataframe[0].value.set_index("function")
     assert table.loc["relu", "f' = 0 for x in"] == "[-6.00, 0.00]"
     assert table.loc["relu", "|f'| small for x in"] == "nowhere"
@@ -264,3 +267,188 @@ def test_page_table_headers_are_short(app):
     cols = json.loads(at.dataframe[0].proto.columns)
     shown = [cols.get(k, {}).get("label", k) for k in at.dataframe[0].value.columns]
     assert max(len(s) for s in shown) <= 20, shown
+
+
+# --- Issue 17: the words, the projector's figure, and the reveal figures ------------------------------------
+
+def _texts(obj) -> list[str]:
+    """Every string anywhere in a plotly figure's JSON (names, hover templates, annotations, titles)."""
+    if isinstance(obj, str):
+        return [obj]
+    if isinstance(obj, dict):
+        return [t for v in obj.values() for t in _texts(v)]
+    if isinstance(obj, list):
+        return [t for v in obj for t in _texts(v)]
+    return []
+
+
+def _sentences_with(text: str, word: str) -> list[str]:
+    import re
+    return [s for s in re.split(r"(?<=[.:;!?])\s+|\n", text) if word in s.lower()]
+
+
+def _dead_only_for_every_input(text: str) -> None:
+    """'dead' may be said only of a unit that gets no gradient for every input (issue 17): each sentence that
+    uses the word says 'every input'."""
+    for s in _sentences_with(text, "dead"):
+        assert "every input" in s, s
+
+
+@pytest.mark.parametrize("present", [None, "true"])
+def test_no_figure_calls_one_input_dead(app, present):
+    """The figure (both views) says 'inactive for this input' for f' = 0 and never 'dead'."""
+    query = {"fn": ["relu", "leaky_relu", "sigmoid"], "x": "-2"} | ({"present": present} if present else {})
+    at = app(ACT, **query)
+    import json
+    words = " ".join(t for i in range(len(at.get("plotly_chart")))
+                     for t in _texts(json.loads(at.get("plotly_chart")[i].proto.spec)))
+    assert "dead" not in words.lower()
+    if not present:
+        assert "inactive for this input" in words  # the strip's key for f' = 0
+
+
+def test_page_text_keeps_dead_for_every_input(app):
+    """Captions, markdown, the table's headers and help, the tour's texts: 'dead' only with 'every input'."""
+    import json
+    from nnviz import lessons as Ls
+    at = app(ACT, fn=["relu", "leaky_relu", "sigmoid"])
+    texts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    for df in at.dataframe:
+        texts += [json.dumps(v) for v in json.loads(df.proto.columns).values()]
+    text = "\n".join(texts)
+    assert "inactive" in text  # the theory and the table's help name it
+    _dead_only_for_every_input(text.replace("*", ""))
+    assert "cannot recover" not in text and "(dead)" not in text
+    for step in Ls.TOURS["activations"]:
+        _dead_only_for_every_input((step.title + ". " + step.text).replace("*", ""))
+        assert "cannot recover" not in step.text
+    for q in Ls.for_page("activations"):
+        _dead_only_for_every_input(q.answer().text)
+
+
+def test_about_half_of_a_relu_layer_is_inactive_for_one_input_at_initialisation():
+    """The theory text's claim, in plain torch: nn.Linear's default init and a random input give
+    pre-activations symmetric about 0, so about half of the ReLU units are inactive (f' = 0) for that input."""
+    g = torch.Generator().manual_seed(0)
+    layer = torch.nn.Linear(256, 4096)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.uniform_(-1 / 16, 1 / 16, generator=g)  # nn.Linear's default bound 1/sqrt(fan_in), with a generator
+    x = torch.randn(32, 256, generator=g)
+    z = layer(x).requires_grad_()
+    (grad,) = torch.autograd.grad(torch.relu(z).sum(), z)
+    inactive = (grad == 0).double().mean(dim=1)  # per input: the share of units that pass no gradient
+    assert ((0.45 < inactive) & (inactive < 0.55)).all(), inactive
+    assert (grad.sum(dim=0) > 0).double().mean() > 0.99  # and almost every unit is active for some input: not dead
+
+
+def test_f_range_is_cut_so_squashing_functions_do_not_look_flat(app):
+    """With ReLU beside sigmoid and tanh, f(x)'s axis is cut a little above 1 (sigmoid's 0..1 takes a quarter
+    of the height or more, not 1/7), tanh's whole -1..1 is inside, and the figure says how far ReLU goes on."""
+    fig = _fig(app(ACT))
+    tr = {t["name"]: t for t in fig["data"]}
+    axis = fig["layout"]["yaxis" + tr["relu(x)"].get("yaxis", "y")[1:]]
+    lo, hi = axis["range"]
+    assert lo < -1 and 1 < hi < 3
+    assert 1 / (hi - lo) >= 0.25
+    relu_max = max(tr["relu(x)"]["y"])
+    assert relu_max == pytest.approx(6.0)  # ReLU(6) = 6, on the default range
+    cut = [a["text"] for a in fig["layout"]["annotations"] if "cut" in a["text"]]
+    assert cut == ["↑ cut: on to 6"]
+    # alone, sigmoid and tanh are not cut
+    fig = _fig(app(ACT, fn=["sigmoid", "tanh"]))
+    assert "range" not in fig["layout"]["yaxis"] or fig["layout"]["yaxis"]["range"] is None
+
+
+def test_projector_figure_is_one_row_with_the_slopes_at_x0_in_its_legend(app):
+    """Presentation mode, step 4's settings: f and f' side by side (one row, so each keeps the figure's height),
+    no strip, ReLU drawn wider under LeakyReLU's dashes (both visible where they coincide), and each slope at
+    the dotted line written in the legend beside the f' panel: relu' = 0 against leaky_relu' = 0.01."""
+    at = app(ACT, present="true", fn=["relu", "leaky_relu"], x="-2")
+    fig = _fig(at)
+    lay = fig["layout"]
+    assert not [t for t in fig["data"] if t["type"] == "bar"]
+    axes = {k: v for k, v in lay.items() if k.startswith("yaxis")}
+    assert len(axes) == 2 and len({tuple(v["domain"]) for v in axes.values()}) == 1  # same height: one row
+    xd = sorted(tuple(lay[k]["domain"]) for k in lay if k.startswith("xaxis"))
+    assert xd[0][1] < xd[1][0]  # side by side
+    legend = {t["name"]: t for t in fig["data"] if t.get("showlegend") is not False and t["type"] == "scatter"}
+    slope = torch.nn.LeakyReLU().negative_slope  # torch's default, 0.01
+    assert set(legend) == {"relu' = 0", f"leaky_relu' = {slope:.3g}"}
+    assert lay["legend"]["title"]["text"] == "at x = -2" and lay["legend"]["orientation"] == "v"
+    relu, leaky = legend["relu' = 0"]["line"], legend[f"leaky_relu' = {slope:.3g}"]["line"]
+    assert relu["dash"] != leaky["dash"] and relu["width"] > leaky["width"]
+    # the markers at x0 sit on the closed-form slopes
+    (marks,) = [t for t in fig["data"] if t.get("name") == "f'(-2)"]
+    assert marks["x"] == [-2.0, -2.0] and marks["y"] == pytest.approx([0.0, slope])
+
+
+def test_normal_view_writes_each_slope_at_x0_in_its_strip_row(app):
+    """The normal view: each function's f'(x0) written in its own strip row at the dotted line (rows cannot
+    overlap), each value against the closed form."""
+    from scipy.special import expit
+    fig = _fig(app(ACT, x="-4", fn=["sigmoid", "tanh", "relu", "leaky_relu"]))
+    notes = {a["y"]: a["text"] for a in fig["layout"]["annotations"] if a.get("yref") == "y3"}
+    s = expit(-4.0)
+    want = {"sigmoid": s * (1 - s), "tanh": 1 - math.tanh(-4.0) ** 2, "relu": 0.0, "leaky_relu": 0.01}
+    assert set(notes) == set(want)
+    for name, v in want.items():
+        assert notes[name] == f"f'(-4) = {v:.3g}", (name, notes[name])
+    assert all(a["x"] == -4.0 for a in fig["layout"]["annotations"] if a.get("yref") == "y3")
+
+
+# --- the reveal figures (nnviz.figures.activations.ANSWER_FIGURES), against closed forms ---------------------
+
+def _reveal(qid: str) -> tuple[dict, "object"]:
+    from nnviz import lessons as Ls
+    from nnviz.figures.answers import answer_figure
+    a = Ls.QUESTIONS[qid].answer()
+    return answer_figure(qid, a).to_plotly_json(), a
+
+
+def test_reveal_sigmoid_peak_is_labelled_with_the_answer():
+    fig, a = _reveal("act-sigmoid-max-slope")
+    (curve,) = [t for t in fig["data"] if t["name"] == "sigmoid'(x)"]
+    x = np.array(curve["x"])
+    np.testing.assert_allclose(curve["y"], expit(x) * (1 - expit(x)), atol=1e-6)
+    (peak,) = [t for t in fig["data"] if t["name"] == "max sigmoid'"]
+    assert peak["x"][0] == 0.0 and peak["y"][0] == pytest.approx(0.25, abs=1e-7)
+    label = [n for n in fig["layout"]["annotations"] if n.get("showarrow")]
+    assert len(label) == 1 and label[0]["text"] == "largest slope 0.25 at x = 0" and a.shown == "0.25"
+    assert label[0]["y"] == pytest.approx(0.25, abs=1e-7)
+
+
+def test_reveal_minus_four_writes_the_four_slopes_apart_and_names_the_largest():
+    """The four slopes at x = -4 written as text (0.0177 against 0.01 readable), each on an arrow to a marker on
+    its curve, stacked in the order of their values (none overlapping), the largest in bold, on a zoom in which
+    the markers part (the largest value sits well above the axis's bottom)."""
+    fig, a = _reveal("act-most-gradient-at-minus-4")
+    s = expit(-4.0)
+    want = {"sigmoid": s * (1 - s), "tanh": 1 - math.tanh(-4.0) ** 2, "relu": 0.0,
+            "leaky_relu": torch.nn.LeakyReLU().negative_slope}
+    best = max(want, key=lambda n: abs(want[n]))
+    labels = {n["text"].replace("<b>", "").replace("</b>", "").split("'")[0]: n
+              for n in fig["layout"]["annotations"] if n.get("showarrow")}
+    assert set(labels) == set(want)
+    for name, v in want.items():
+        n = labels[name]
+        assert n["text"].replace("<b>", "").replace("</b>", "") == f"{name}' = {v:.3g}"
+        assert n["x"] == -4.0 and n["y"] == pytest.approx(v, rel=1e-4, abs=1e-9)
+        assert n["text"].startswith("<b>") == (name == best)
+    ys = [labels[name]["ay"] for name in sorted(want, key=lambda k: -want[k])]
+    lo, hi = fig["layout"]["yaxis"]["range"]
+    assert all(u - v > 0.15 * (hi - lo) for u, v in zip(ys, ys[1:]))  # stacked, largest on top, well apart
+    assert want[best] / (hi - lo) > 0.25  # the zoom: sigmoid's 0.0177 is a quarter of the height or more
+    head = [n["text"] for n in fig["layout"]["annotations"] if not n.get("showarrow")]
+    assert head == [f"At x = -4, {best} lets the most gradient through: {want[best]:.3g} against leaky_relu's 0.01"]
+    assert a.value == best
+
+
+def test_reveal_tanh_over_sigmoid_labels_both_peaks_and_the_ratio():
+    fig, a = _reveal("act-tanh-vs-sigmoid-slope")
+    texts = [n["text"] for n in fig["layout"]["annotations"]]
+    assert "tanh' max 1" in texts and "sigmoid' max 0.25" in texts
+    assert any(f"1 / 0.25 = <b>{a.shown}</b>" in t and f"tanh is {a.shown} times steeper" in t for t in texts)
+    assert a.shown == "4"  # tanh'(0) / sigmoid'(0) = 1 / (1/4)
+    peaks = {t["name"]: (t["x"][0], t["y"][0]) for t in fig["data"] if t["name"].startswith("max")}
+    assert peaks == {"max sigmoid'": (0.0, pytest.approx(0.25, abs=1e-7)), "max tanh'": (0.0, pytest.approx(1.0))}

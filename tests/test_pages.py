@@ -27,8 +27,9 @@ def test_activation_page_default_figure(app):
     t = traces(at)
     for name in ("sigmoid", "tanh", "relu"):
         assert f"{name}(x)" in t and f"{name}'(x)" in t
-        assert t[f"{name}'(x)"]["line"]["dash"] == "dash"
         assert t[f"{name}(x)"]["line"]["color"] == t[f"{name}'(x)"]["line"]["color"]
+        assert t[f"{name}(x)"]["line"]["dash"] == t[f"{name}'(x)"]["line"]["dash"]  # one dash per function
+    assert len({t[f"{n}'(x)"]["line"]["dash"] for n in ("sigmoid", "tanh", "relu")}) == 3  # not colour alone
     x = np.array(t["sigmoid(x)"]["x"])
     assert x[0] == -6.0 and x[-1] == 6.0
     s = expit(x)

@@ -80,6 +80,7 @@ def for_projector(fig: go.Figure) -> go.Figure:
     titled = bool(_subplot_titles(fig)) and (fig.layout.legend.y or 0) > 1
     fig.update_layout(
         font=dict(size=PRESENT_FONT, color=INK), legend_font=dict(size=PRESENT_FONT - 2, color=INK),
+        legend_title_font=dict(size=PRESENT_FONT - 2, color=INK),
         hoverlabel_font_size=PRESENT_FONT, height=min(int(height * 1.1), PRESENT_MAX_HEIGHT),
     )
     if fig.layout.uniformtext.minsize is not None:  # labels that fit inside bars: keep them legible
