@@ -56,6 +56,17 @@ def resolve_init(init_name: str, act: str) -> str:
     """The concrete torch.nn.init scheme: 'matched' becomes the one made for this activation."""
     return MATCHED[act] if init_name == "matched" else init_name
 
+
+# What a legend calls a concrete init ("relu · He"): the name a textbook gives it
+INIT_NAMES = {"default": "PyTorch default", "xavier_uniform": "Xavier uniform", "xavier_normal": "Xavier",
+              "kaiming_uniform": "He uniform", "kaiming_normal": "He", "normal": "normal"}
+
+
+def init_label(init: str, std: float = 0.5) -> str:
+    """A concrete init's short name for a legend; the plain normal init says its std."""
+    return f"normal, std {std:g}" if init == "normal" else INIT_NAMES[init]
+
+
 # Controls: one definition of their bounds, for the widgets, the URL check and the resource cap.
 ACT = MultiChoiceSpec("Activations", tuple(ACTIVATIONS), ("sigmoid", "tanh", "relu"), max_selections=4)
 DEPTH = IntSpec("Depth (hidden layers) for the profile", 1, 50, 30)
@@ -192,6 +203,7 @@ class Sweep:
     stats: dict[str, list[float]]  # at the chosen depth, averaged over seeds
     init: str  # the concrete init ('matched' resolved for this activation)
     prediction: "Prediction | None"  # the theory's line; None where it does not apply (residual, norm)
+    init_label: str = ""  # the init's short name for a legend (init_label): "He", "Xavier", "PyTorch default"
 
 
 def sweep(act: str, depth: int, width: int = WIDTH.default, init_name: str = "matched",
@@ -210,7 +222,113 @@ def sweep(act: str, depth: int, width: int = WIDTH.default, init_name: str = "ma
     prediction = predict(act, width, init_name, std) if not residual and norm == "none" else None
     return Sweep(act, list(depths), first, [_log_mean(v) for v in first], grid, profile,
                  [_log_mean([p[i] for p in profile]) for i in range(depth)], stats,
-                 resolve_init(init_name, act), prediction)
+                 resolve_init(init_name, act), prediction, init_label(resolve_init(init_name, act), std))
+
+
+# --- What one layer does to the backward signal ------------------------------------------------
+# Going back through hidden layer l (u = W h_{l-1} + b, z = norm(u), h_l = f(z)) the gradient passes
+# three steps, and its norm is multiplied at each:
+#     |dL/du| / |dL/dz|          the normalisation (1 without one): it divides by the spread it divided u by
+#     |dL/dz| / |dL/dh_l|        the activation: the slopes f'(z)
+#     |dL/dh_{l-1}| / |dL/du|    the weights, W^T
+# and their product is the layer's factor |dL/dh_{l-1}| / |dL/dh_l|.
+
+@dataclass(frozen=True)
+class BackwardFactors:
+    """One layer's factors on the backward signal in a plain stack (no residual), each the geometric mean
+    over layers 2..depth and N_SEEDS seeds, measured with autograd in float64."""
+    act: str
+    norm: str
+    init: str  # the concrete init
+    depth: int
+    norm_gain: float  # |dL/du| / |dL/dz| through the normalisation (1.0 without one)
+    slope: float  # |dL/dz| / |dL/dh| through the activation
+    weights: float  # |dL/dh_{l-1}| / |dL/du| through W^T
+    per_layer: float  # the three together: |dL/dh_{l-1}| / |dL/dh_l|
+    spread: float  # what the normalisation divides u by: its std over the batch (batchnorm) or over the
+    # units of one example (layernorm), averaged; nan without normalisation
+    saturated: float  # share of units with |f'(z)| < SATURATED, over every layer, example and seed
+    init_label: str = ""  # the init's short name (init_label): "Xavier", "normal, std 3"
+
+
+def _geo(values: list[float]) -> float:
+    """Geometric mean of the measurable ratios (finite); 0.0 when one is exactly 0; nan when none is finite."""
+    ok = [v for v in values if math.isfinite(v)]
+    if not ok:
+        return math.nan
+    return 0.0 if min(ok) == 0 else math.exp(sum(map(math.log, ok)) / len(ok))
+
+
+def backward_factors(act: str, depth: int, width: int = WIDTH.default, init_name: str = "matched",
+                     std: float = STD.default, norm: str = "none", seed: int = 0,
+                     device: str = "cpu") -> BackwardFactors:
+    """How one layer scales the gradient on its way back, split into the normalisation, the activation's
+    slopes and the weights, for the page's networks (the same draws as `measure`), at depth max(depth, 2)."""
+    depth = max(int(depth), 2)
+    dt = torch.float64
+    ratios: dict[str, list[float]] = {k: [] for k in ("norm_gain", "slope", "weights")}
+    spread, saturated, count = 0.0, 0.0, 0
+    for s in range(N_SEEDS):
+        model = DeepMLP(act, STACK, width, norm, False, dt, device)
+        weights, x, y = _draws(seed + s, width, resolve_init(init_name, act), std)
+        with torch.no_grad():
+            for p, v in zip(model.parameters_to_init(), weights):
+                p.copy_(v)
+        us, zs, hs = [], [], []
+        h = x.to(device)  # (B, width)
+        for linear, nrm in zip(model.layers[:depth], model.norms[:depth]):
+            u = linear(h)  # (B, width)
+            z = nrm(u)
+            h = model.act(z)
+            for t, keep in ((u, us), (z, zs), (h, hs)):
+                t.retain_grad()
+                keep.append(t)
+        nn.MSELoss()(model.head(h), y.to(device)).backward()
+        for layer in range(1, depth):  # layers 2..depth: each has a layer before it
+            nu, nz, nh = (float(t[layer].grad.norm()) for t in (us, zs, hs))
+            for k, (a, b) in (("norm_gain", (nu, nz)), ("slope", (nz, nh)),
+                              ("weights", (float(hs[layer - 1].grad.norm()), nu))):
+                ratios[k].append(a / b if b > 0 else math.nan)  # 0/0 where the gradient already became 0
+            u = us[layer].detach()
+            spread += float(u.std(0, unbiased=False).mean() if norm == "batchnorm" else
+                            u.std(1, unbiased=False).mean() if norm == "layernorm" else math.nan)
+            count += 1
+        zall = torch.stack([z.detach() for z in zs]).requires_grad_(True)  # (depth, B, width)
+        (fd,) = torch.autograd.grad(model.act(zall).sum(), zall)  # f'(z) elementwise
+        saturated += float((fd.abs() < SATURATED).double().mean()) / N_SEEDS
+    f = {k: _geo(v) for k, v in ratios.items()}
+    return BackwardFactors(act, norm, resolve_init(init_name, act), depth, f["norm_gain"], f["slope"], f["weights"],
+                           f["norm_gain"] * f["slope"] * f["weights"], spread / count, saturated,
+                           init_label(resolve_init(init_name, act), std))
+
+
+def _trend(per_layer: float) -> str:
+    return ("the gradient keeps about its size" if 0.8 <= per_layer <= 1.25 else
+            "the gradient still shrinks" if per_layer < 0.8 else "the gradient grows")
+
+
+def norm_story(none: BackwardFactors, bn: BackwardFactors, ln: BackwardFactors, width: int) -> str:
+    """What BatchNorm and LayerNorm do to the backward signal of one activation's stack, in words, every number
+    from the three measurements (no normalisation, batchnorm, layernorm)."""
+    a = none.act
+    if not all(math.isfinite(v) and v > 0 for f in (none, bn, ln) for v in (f.norm_gain, f.slope, f.weights)):
+        return (f"With {a} ({none.init_label} init) the gradient becomes exactly 0 or overflows in some layer "
+                "at these settings, so one layer's factors cannot all be measured.")
+    text = (f"With {a} ({none.init_label} init) and no normalisation one layer multiplies the gradient by "
+            f"{none.per_layer:.3g} on its way back ({none.slope:.2g} from the slopes f', {none.weights:.2g} from the "
+            f"weights). BatchNorm divides each unit's input by its spread over the batch ({bn.spread:.2g}), and on "
+            f"the way back the gradient by about the same spread: × {bn.norm_gain:.2g} per layer. Each layer then "
+            f"passes on × {bn.per_layer:.3g}: {_trend(bn.per_layer)}. LayerNorm divides by the spread over the {width} units "
+            f"of one example ({ln.spread:.2g}): × {ln.norm_gain:.2g}, and each layer passes on × {ln.per_layer:.3g}: "
+            f"{_trend(ln.per_layer)}.")
+    if none.saturated < 0.01:
+        text += (f" Without normalisation {100 * none.saturated:.2g}% of the units are saturated (|f'| < "
+                 f"{SATURATED:g}): the normalisation does not help by keeping units out of saturation, it rescales "
+                 "the backward signal.")
+    else:
+        text += (f" Without normalisation {100 * none.saturated:.2g}% of the units pass almost no gradient "
+                 f"(|f'| < {SATURATED:g}).")
+    return text
 
 
 # --- What theory predicts ----------------------------------------------------------------------

@@ -19,6 +19,13 @@ intro(
 labels = {n: e.label for n, e in L.LOSSES.items()}
 colours = {n: e.colour for n, e in L.LOSSES.items()}
 
+# plain words for the check under L1's slope, where "subgradient condition" first appears
+SUBGRADIENT_WORDS = ("How L1's optimum is checked: its loss has a sharp corner wherever the line passes through a "
+                     "point, so there is no slope of 0 to look for. Instead, every point off the line pulls it with "
+                     "+1 or −1 (the sign of its residual), and each point on the line may pull with any weight "
+                     "between −1 and +1. The line is the best one when such weights can make all the pulls "
+                     "cancel (the subgradient condition).")
+
 lesson = begin("losses")  # a question or tour step from the link or a button sets the controls below
 
 # --- Controls ---------------------------------------------------------------------------------
@@ -29,7 +36,10 @@ with settings:
     outlier_size = slider(L.OUTLIER_SIZE, "outlier_size")
     noise = slider(L.NOISE, "noise")
     seed = slider(L.SEED, "data_seed")
-    delta = slider(L.DELTA, "delta") if "huber" in losses else L.DELTA.default
+    spot = lesson.spot("delta", settings)  # a tour step that asks to move δ draws it in the tour panel, under
+    with spot:  # its text ("Move δ here"), which names it: the label row would push the figure off a projector
+        delta = (slider(L.DELTA, "delta", label_visibility="visible" if spot is settings else "collapsed")
+                 if "huber" in losses else L.DELTA.default)
     beta = slider(L.BETA, "beta") if "smooth_l1" in losses else L.BETA.default
     upload = st.file_uploader("Or bring your own data: a CSV of x,y", type=["csv", "txt"],
                               help=f"Two numeric columns, optional header, at most {L.MAX_ROWS} rows "
@@ -90,6 +100,8 @@ with main:
         col.metric(f"{labels[n]} slope", f"{f.slope:.4f}", delta_txt, delta_color="off", border=True)
         col.caption(f"intercept {f.intercept:.4f}; " + ("optimum verified: " if f.optimal else "NOT verified: ")
                     + f.check)
+    if "l1" in losses:
+        st.caption(SUBGRADIENT_WORDS)
     if upload is not None:
         st.caption(f"Your data: {len(data.x)} points. Points marked as outliers lie more than 3 robust "
                    "standard deviations from the L1 line.")

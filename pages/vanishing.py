@@ -1,4 +1,6 @@
 """Vanishing (and exploding) gradients: watch the first layers' gradient shrink as depth grows."""
+import math
+
 import streamlit as st
 
 from nnviz import vanishing as V
@@ -17,6 +19,13 @@ intro(
     "targets and `nn.MSELoss`, and runs one `loss.backward()`; we read every layer's `weight.grad`."
 )
 
+# plain words for the jargon, where each first appears
+MATCHED_WORDS = ("matched: each activation gets the init designed for it, Xavier (Glorot) for sigmoid and tanh, "
+                 "He (Kaiming) for ReLU; the legend names it on every line.")
+SIGMA_WORDS = ("σ_w² is the weights' scale: the number of inputs a unit adds up times the variance of one weight "
+               "(1/3 for PyTorch's default, 1 for Xavier, 2 for He). E[f'(z)²] is the average of the squared slope "
+               "over a layer's units: how much gradient the activation lets through, on average.")
+
 lesson = begin("vanishing")  # a question or tour step from the link or a button sets the controls below
 
 # --- Controls ---------------------------------------------------------------------------------
@@ -27,10 +36,13 @@ with settings:
     width = slider(V.WIDTH, "width")
     init_name = select(V.INIT, "init", format_func=lambda k: k)
     std = slider(V.STD, "std") if init_name == "normal" else V.STD.default
-    if init_name != "matched":
+    if init_name == "matched":
+        st.markdown(f":small[{MATCHED_WORDS}]")
+    else:
         st.caption(V.INITS[init_name][0])
     residual = toggle(V.RESIDUAL, "residual")
-    norm = select(V.NORM, "norm")
+    with lesson.spot("norm", settings):  # a tour step that asks to switch it draws it in the tour panel
+        norm = select(V.NORM, "norm")
     dtype = select(V.DTYPE, "dtype")
     seed = slider(V.SEED, "init_seed")
 
@@ -49,14 +61,16 @@ deepest = V.STACK
 # --- The headline -----------------------------------------------------------------------------
 with main:
     show_figure(depth_figure(sweeps, colours, dtype, depth), key="depth_chart")
-    inits = ", ".join(f"{s.act}: {s.init}" for s in sweeps)
+    inits = "; ".join(f"{s.init_label}: {V.INITS[s.init][0]}" for s in {s.init: s for s in sweeps}.values())
     theory = [s for s in sweeps if s.prediction is not None]
     short = [s for s in theory if s.prediction.reliable_to < deepest]
     st.caption(
         f"Solid: the first layer's gradient norm, geometric mean over {V.N_SEEDS} seeds "
-        f"({seed}…{seed + V.N_SEEDS - 1}), band from the smallest to the largest seed ({inits}). "
+        f"({seed}…{seed + V.N_SEEDS - 1}): {V.N_SEEDS} networks drawn at random, averaged on the log scale (the "
+        "middle of their spread on this axis, so one huge value cannot dominate); the band runs from the smallest "
+        f"to the largest. Legend: activation · init ({inits}). "
         + ("Wide pale line: what theory predicts for a random network of this width, one factor "
-           "√(σ_w²·E[f'(z)²]) per layer (not fitted to the measurement). " if theory else
+           "√(σ_w²·E[f'(z)²]) per layer (not fitted to the measurement). " + SIGMA_WORDS + " " if theory else
            "No theory line: its prediction is for a plain stack of layers, and residual connections or "
            "normalisation change the product it describes. ")
         + "".join(f"The {s.act} theory line stops at depth {s.prediction.reliable_to}: beyond it, at width "
@@ -168,7 +182,28 @@ st.markdown(
     "- **A large std** makes each factor larger than 1: the gradient **explodes**.\n"
     "- **Residual connections** $h_l = h_{l-1} + f(\\cdot)$ add an identity path, so the gradient "
     "has a route around every layer.\n"
-    "- **LayerNorm / BatchNorm** rescale each layer's pre-activations, keeping units out of saturation."
+    "- **LayerNorm / BatchNorm** divide each layer's pre-activations by their spread, and on the way back "
+    "the gradient by about the same spread: they rescale the backward signal. The table measures each "
+    "factor in these networks; the text under it says what that does here."
 )
+# --- What normalisation does to the backward signal, measured on these networks ------------------------
+cached_factors = st.cache_data(max_entries=256, show_spinner=False)(V.backward_factors)
+factors = {(a, n): cached_factors(a, depth, width, init_name, std, n, seed) for a in acts for n in V.NORMS}  # float64, CPU
+def _shown(v: float) -> float | None:
+    return v if math.isfinite(v) else None  # (nan: not measurable, an empty cell)
+
+
+st.dataframe([{"activation": a, "normalisation": V.NORMS[n], "divides by (spread)": _shown(factors[a, n].spread),
+               "× norm (backward)": _shown(factors[a, n].norm_gain), "× slopes f'": _shown(factors[a, n].slope),
+               "× weights Wᵀ": _shown(factors[a, n].weights), "= per layer": _shown(factors[a, n].per_layer),
+               "units passing ~0 (%)": 100 * factors[a, n].saturated}
+              for a in acts for n in V.NORMS], hide_index=True, key="norm_factors",
+             column_config={k: st.column_config.NumberColumn(format="%.3g") for k in (
+                 "divides by (spread)", "× norm (backward)", "× slopes f'", "× weights Wᵀ", "= per layer",
+                 "units passing ~0 (%)")})
+st.caption(V.norm_story(factors[acts[0], "none"], factors[acts[0], "batchnorm"], factors[acts[0], "layernorm"],
+                        width) + f" Each factor: how much one layer multiplies the gradient's size by on its way back "
+           f"(geometric mean over layers 2…{factors[acts[0], 'none'].depth} of a plain stack, no residual, and "
+           f"{V.N_SEEDS} seeds); 'units passing ~0': |f'(z)| < {V.SATURATED:g}, saturated (or, for ReLU, inactive).")
 
 code_expander(V.script(tuple(acts), depth, width, init_name, std, residual, norm, dtype, seed), "vanishing_gradients.py")

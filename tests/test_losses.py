@@ -431,3 +431,71 @@ def test_huber_delta_is_in_the_units_of_y():
             f, fk = L.fit_line(d, loss, **kw), L.fit_line(dk, loss, **kwk)
             assert fk.optimal
             assert fk.slope == pytest.approx(k * f.slope, rel=1e-9) and fk.intercept == pytest.approx(k * f.intercept, rel=1e-9)
+
+
+# --- Issue 17: the reveal figures show the answers, checked against independent solvers --------------------
+
+def _annotations(fig) -> str:
+    return " ".join(a.text for a in fig.layout.annotations if a.text)
+
+
+def test_reveal_mse_slope_draws_both_fits_with_their_slopes():
+    from nnviz import lessons as Ls
+    from nnviz.figures.answers import answer_figure
+
+    a = Ls.QUESTIONS["loss-mse-slope"].answer()
+    d = L.make_data(3, L.OUTLIER_SIZE.default, L.NOISE.default, L.SEED.default)
+    w_l1, w_mse = _slopes(d)
+    fig = answer_figure("loss-mse-slope", a)
+    lines = {t.name: t for t in fig.data if t.mode == "lines"}
+    for name, w in (("MSE", w_mse), ("L1 (MAE)", w_l1)):
+        t = lines[name]
+        assert (t.y[1] - t.y[0]) / (t.x[1] - t.x[0]) == pytest.approx(w, abs=1e-6)
+    text = _annotations(fig)
+    assert f"MSE: slope {w_mse:.3g}" in text and f"L1 (MAE): slope {w_l1:.3g}" in text and a.shown in text
+    pts = [t for t in fig.data if t.mode == "markers"]
+    assert sum(len(t.x) for t in pts) == len(d.x)  # every point drawn, the outliers marked apart
+    assert sorted(next(t for t in pts if t.name == "outliers").y) == sorted(v for v, o in zip(d.y, d.outlier) if o)
+
+
+def test_reveal_gives_way_marks_the_count_a_linear_program_finds():
+    from nnviz import lessons as Ls
+    from nnviz.figures.answers import answer_figure
+
+    size, noise, seed = L.OUTLIER_SIZE.default, L.NOISE.default, L.SEED.default
+    ref = [_slopes(L.make_data(k, size, noise, seed))[0] for k in range(L.OUTLIERS.max + 1)]
+    k = next(k for k, w in enumerate(ref) if abs(w - L.TRUE_SLOPE) > 0.3)  # the question's bar: 0.3 off
+    a = Ls.QUESTIONS["loss-l1-gives-way"].answer()
+    fig = answer_figure("loss-l1-gives-way", a)
+    l1 = next(t for t in fig.data if t.name == "L1 (MAE)")
+    np.testing.assert_allclose(l1.y, ref, atol=1e-6)
+    assert f"L1 gives way at {k} outliers" in _annotations(fig) and a.shown == str(k)
+    assert any(s.type == "line" and s.x0 == k == s.x1 for s in fig.layout.shapes)  # the count marked
+    band = next(s for s in fig.layout.shapes if s.type == "rect")
+    assert (band.y0, band.y1) == pytest.approx((L.TRUE_SLOPE - L.GIVE_WAY, L.TRUE_SLOPE + L.GIVE_WAY))
+
+
+def test_reveal_outlier_share_against_the_formula():
+    from nnviz import lessons as Ls
+    from nnviz.figures.answers import answer_figure
+
+    d = L.make_data(3, L.OUTLIER_SIZE.default, L.NOISE.default, L.SEED.default)
+    x, y, out = np.array(d.x), np.array(d.y), np.array(d.outlier)
+    r = y - (L.TRUE_SLOPE * x + L.TRUE_INTERCEPT)  # at the clean line
+    pull = {"mse": np.abs(2 * r * x), "l1": np.abs(np.sign(r) * x)}  # |d loss_i / d slope|
+    share = {n: 100 * g[out].sum() / g.sum() for n, g in pull.items()}
+    a = Ls.QUESTIONS["loss-mse-outlier-share"].answer()
+    fig = answer_figure("loss-mse-outlier-share", a)
+    (bars,) = fig.data
+    assert list(bars.x) == pytest.approx([share["mse"], share["l1"], 100 * 3 / len(x)], rel=1e-9)
+    assert f"{share['mse']:.3g}% of MSE's pull" in " ".join(bars.text) and a.shown == f"{share['mse']:.3g}"
+
+
+def test_page_says_what_the_subgradient_condition_is(app):
+    at = app("pages/losses.py")
+    captions = " ".join(c.value for c in at.caption)
+    assert "subgradient condition" in captions
+    words = next(c.value for c in at.caption if c.value.startswith("How L1's optimum is checked"))
+    assert "between −1 and +1" in words and "cancel" in words
+    at.multiselect(key="loss").set_value(["mse"]).run()  # no L1 line: no L1 check to explain
+    assert not any(c.value.startswith("How L1's optimum is checked") for c in at.caption)

@@ -219,3 +219,180 @@ def test_prediction_within_10x_for_every_width_and_scale():
                 s = V.sweep(act, 30, width=width, init_name=init_name, std=std, dtype="float64")
                 ratio, depth = _worst_ratio(s)
                 assert ratio < 10, (width, act, init_name, std, depth, ratio)
+
+
+# --- Issue 17: the legend names each line's init; the reveal figures; what normalisation does -------------
+
+def _drawn_sigma_w2(init: str, width: int = V.WIDTH.default, seed: int = 0) -> float:
+    """fan_in x Var(W) of the hidden layers the page's networks actually get for this init (pooled)."""
+    weights, _, _ = V._draws(seed, width, init, V.STD.default)
+    ws = torch.cat([w.flatten() for w in weights[0:2 * V.STACK:2]])  # the hidden layers' weights
+    return width * ws.var().item()
+
+
+# the name a textbook gives an init, by the weights' scale it draws (σ_w² = fan_in Var(W); square layers)
+SCALE_NAMES = ((1 / 3, "PyTorch default"), (1.0, "Xavier"), (2.0, "He"))
+
+
+@pytest.mark.parametrize("init_name", ["matched", "default", "kaiming_normal"])
+def test_legend_names_the_init_each_line_was_drawn_with(init_name):
+    from nnviz.figures.vanishing import depth_figure, profile_figure, stats_figure
+
+    sweeps = [V.sweep(a, 8, init_name=init_name) for a in ("sigmoid", "tanh", "relu")]
+    colours = {a: "#000" for a in ("sigmoid", "tanh", "relu")}
+    for s in sweeps:
+        sw2 = _drawn_sigma_w2(s.init)
+        expected = min(SCALE_NAMES, key=lambda kv: abs(math.log(kv[0] / sw2)))[1]  # by the drawn variance
+        assert abs(math.log(sw2 / min(SCALE_NAMES, key=lambda kv: abs(math.log(kv[0] / sw2)))[0])) < 0.05
+        name = f"{s.act} · {expected}"
+        for fig in (depth_figure(sweeps, colours, "float32", 8), profile_figure(sweeps, colours, 8, "float32"),
+                    stats_figure(sweeps, colours, V.SATURATED)):
+            shown = [t.name for t in fig.data if t.showlegend is not False and t.name and t.name.startswith(s.act)]
+            assert name in shown, (name, shown)
+    if init_name == "matched":  # the issue's examples: "relu · He", "sigmoid · Xavier"
+        assert [s.init_label for s in sweeps] == ["Xavier", "Xavier", "He"]
+
+
+def _backward_reference(act: str, norm: str, init: str, depth: int, width: int = V.WIDTH.default, seeds=(0, 1, 2)):
+    """One layer's factors on the backward signal, in plain float64 torch on the page's weights: the
+    normalisation written out by hand (BatchNorm over the batch, LayerNorm over the units, eps 1e-5, no affine
+    change at init), autograd through plain tensors; geometric means over layers 2..depth and seeds."""
+    f = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[act]
+    logs, spreads = np.zeros(3), []
+    for seed in seeds:
+        drawn, x, y = V._draws(seed, width, init, V.STD.default)
+        weights = [w.clone().requires_grad_(True) for w in drawn]  # (leaves: the backward pass reaches them)
+        h, us, zs, hs = x, [], [], []
+        for l in range(depth):
+            u = h @ weights[2 * l].T + weights[2 * l + 1]
+            if norm == "batchnorm":
+                spreads.append(float(u.detach().std(0, unbiased=False).mean()))
+                z = (u - u.mean(0)) / torch.sqrt(u.var(0, unbiased=False) + 1e-5)
+            elif norm == "layernorm":
+                spreads.append(float(u.detach().std(1, unbiased=False).mean()))
+                z = (u - u.mean(1, keepdim=True)) / torch.sqrt(u.var(1, unbiased=False, keepdim=True) + 1e-5)
+            else:
+                z = u
+            h = f(z)
+            for t, keep in ((u, us), (z, zs), (h, hs)):
+                t.retain_grad()
+                keep.append(t)
+        wh, bh = weights[2 * V.STACK], weights[2 * V.STACK + 1]
+        ((h @ wh.T + bh - y) ** 2).mean().backward()
+        for l in range(1, depth):
+            nu, nz, nh = us[l].grad.norm().item(), zs[l].grad.norm().item(), hs[l].grad.norm().item()
+            logs += np.log([nu / nz, nz / nh, hs[l - 1].grad.norm().item() / nu])
+    gm = np.exp(logs / (len(seeds) * (depth - 1)))
+    return gm, (float(np.mean([s for i, s in enumerate(spreads) if i % depth])) if spreads else math.nan)
+
+
+@pytest.mark.parametrize("act,norm", [("sigmoid", "none"), ("sigmoid", "batchnorm"), ("sigmoid", "layernorm"),
+                                      ("relu", "batchnorm")])
+def test_backward_factors_against_plain_torch(act, norm):
+    bf = V.backward_factors(act, 30, norm=norm)
+    (gain, slope, weights), spread = _backward_reference(act, norm, V.resolve_init("matched", act), 30)
+    assert (bf.norm_gain, bf.slope, bf.weights) == pytest.approx((gain, slope, weights), rel=1e-6)
+    assert bf.per_layer == pytest.approx(gain * slope * weights, rel=1e-6)
+    if norm == "none":
+        assert bf.norm_gain == 1.0 and math.isnan(bf.spread)
+    else:
+        assert bf.spread == pytest.approx(spread, rel=1e-6)
+
+
+def test_what_normalisation_does_to_sigmoid_here():
+    """The page's mechanism, measured: sigmoid units are not saturated here; BatchNorm's backward gain (about
+    one over the batch spread) cancels sigmoid's slope, LayerNorm's (one over the spread across the units) does
+    not, which is why depth 30 vs 1 is about 1 with BatchNorm and about 1e-12 with LayerNorm."""
+    none, bn, ln = (V.backward_factors("sigmoid", 30, norm=n) for n in ("none", "batchnorm", "layernorm"))
+    assert none.saturated < 0.001 and bn.saturated < 0.001  # no unit has |f'| < 0.01: not saturation
+    assert 0.8 < bn.norm_gain * bn.slope < 1.25 and 0.8 < bn.per_layer < 1.25
+    assert bn.norm_gain == pytest.approx(1 / bn.spread, rel=0.2)  # it divides by about the batch spread
+    assert ln.norm_gain == pytest.approx(1 / ln.spread, rel=0.2)
+    assert ln.per_layer < 0.5 and none.per_layer < 0.3
+    ratio = lambda s: s.first_mean[s.depths.index(30)] / s.first_mean[0]  # noqa: E731
+    assert 0.1 < ratio(V.sweep("sigmoid", 30, norm="batchnorm")) < 10
+    assert ratio(V.sweep("sigmoid", 30, norm="layernorm")) < 1e-10
+    # the page's sentence quotes these numbers and draws the conclusion from them
+    story = V.norm_story(none, bn, ln, V.WIDTH.default)
+    for v, fmt in ((bn.spread, ".2g"), (bn.norm_gain, ".2g"), (bn.per_layer, ".3g"), (ln.spread, ".2g"),
+                   (ln.norm_gain, ".2g"), (ln.per_layer, ".3g"), (none.per_layer, ".3g")):
+        assert format(v, fmt) in story, (format(v, fmt), story)
+    assert "keeps about its size" in story and "still shrinks" in story
+    assert "not help by keeping units out of saturation" in story
+
+
+def test_norm_story_says_saturation_only_where_measured():
+    """ReLU leaves about half its units at f' = 0: the sentence must not claim that no unit passes ~0."""
+    none, bn, ln = (V.backward_factors("relu", 30, norm=n) for n in ("none", "batchnorm", "layernorm"))
+    assert 0.4 < none.saturated < 0.6
+    story = V.norm_story(none, bn, ln, V.WIDTH.default)
+    assert "keeping units out of saturation" not in story and f"{100 * none.saturated:.2g}%" in story
+
+
+def test_page_what_fixes_it_agrees_with_its_measurements(app):
+    at = app("pages/vanishing.py")
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    assert "keeping units out of saturation" not in text.replace("not help by keeping units out of saturation", "")
+    none, bn, ln = (V.backward_factors("sigmoid", V.DEPTH.default, norm=n) for n in ("none", "batchnorm", "layernorm"))
+    assert V.norm_story(none, bn, ln, V.WIDTH.default) in text
+    table = next(d.value for d in at.dataframe if "× norm (backward)" in d.value.columns)
+    row = table[(table["activation"] == "sigmoid") & (table["normalisation"] == "BatchNorm1d")].iloc[0]
+    assert row["× norm (backward)"] == pytest.approx(bn.norm_gain) and row["= per layer"] == pytest.approx(bn.per_layer)
+    # jargon in plain words where it first appears
+    assert "averaged on the log scale" in text and "σ_w² is the weights' scale" in text
+    assert any("matched: each activation gets the init designed for it" in m.value for m in at.markdown)
+
+
+def _numpy_ratios(act: str, init: str, depths=(1, 30), seeds=(0, 1, 2)) -> dict[int, float]:
+    """The first layer's gradient at each depth over depth 1 (geometric mean over seeds), by numpy backprop."""
+    logs = {d: 0.0 for d in depths}
+    for seed in seeds:
+        first = _numpy_grad_norms(act, depths[0], V.WIDTH.default, False, seed, init)[0]
+        for d in depths:
+            logs[d] += math.log(_numpy_grad_norms(act, d, V.WIDTH.default, False, seed, init)[0] / first) / len(seeds)
+    return {d: math.exp(v) for d, v in logs.items()}
+
+
+def _texts(fig) -> str:
+    return " ".join(a.text for a in fig.layout.annotations if a.text)
+
+
+def test_reveal_figures_draw_the_measured_ratios():
+    from nnviz import lessons as Ls
+    from nnviz.figures.answers import answer_figure
+
+    a = Ls.QUESTIONS["van-sigmoid-depth-30"].answer()
+    ref = _numpy_ratios("sigmoid", "xavier_normal")[30]
+    assert a.value == pytest.approx(ref, rel=1e-3)  # float32 network against float64 numpy
+    fig = answer_figure("van-sigmoid-depth-30", a)
+    line = next(t for t in fig.data if t.mode == "lines+markers")
+    assert line.y[list(line.x).index(30)] == pytest.approx(ref, rel=1e-3)
+    assert f"× {ref:.2g}" in _texts(fig) and "Xavier init" in _texts(fig) and fig.layout.yaxis.type == "log"
+
+    a = Ls.QUESTIONS["van-sigmoid-per-layer"].answer()
+    f = ref ** (1 / 29)
+    fig = answer_figure("van-sigmoid-per-layer", a)
+    dashed = next(t for t in fig.data if t.line.dash == "dash")
+    assert dashed.y[0] == pytest.approx(1.0) and dashed.y[-1] == pytest.approx(ref, rel=1e-3)  # slope: f per layer
+    assert f"× {f:.3g} per layer" in _texts(fig)
+
+    a = Ls.QUESTIONS["van-relu-flat-init"].answer()
+    fig = answer_figure("van-relu-flat-init", a)
+    text = _texts(fig)
+    for init, label in (("default", "PyTorch default"), ("xavier_normal", "Xavier"), ("kaiming_normal", "He")):
+        r = _numpy_ratios("relu", init)[30]
+        assert f"{init} ({label}): × {r:.2g}" in text, (init, r, text)
+    flat = min(("default", "xavier_normal", "kaiming_normal"), key=lambda i: abs(math.log(_numpy_ratios("relu", i)[30])))
+    assert flat == a.value == "kaiming_normal" and f"<b>{flat} (He)" in text
+    assert len([t for t in fig.data if t.mode == "lines+markers"]) == 3
+
+
+def test_backward_factors_where_the_gradient_is_exactly_zero():
+    """hardtanh with a huge std: every unit of some layer sits on a flat side (f' = 0), so the gradient below it is
+    exactly 0. The slope factor is then 0 (not an error), and the sentence says the factors cannot all be measured."""
+    fs = [V.backward_factors("hardtanh", 30, init_name="normal", std=3.0, norm=n) for n in ("none", "batchnorm",
+                                                                                                "layernorm")]
+    none = fs[0]
+    assert none.slope == 0.0 and none.per_layer == 0.0 and none.saturated > 0.5
+    assert "cannot all be measured" in V.norm_story(*fs, V.WIDTH.default)

@@ -7,7 +7,7 @@ from typing import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .common import _base
+from .common import ANSWER_HEIGHT, _base
 
 # --- L1 against MSE -------------------------------------------------------------------------------
 
@@ -170,3 +170,105 @@ def zoom_figure(zoom: tuple, fit, label: str, colour: str) -> go.Figure:
     fig = _base(fig, height=420)
     fig.update_layout(hovermode="closest", showlegend=False)
     return fig
+
+
+# --- Reveal figures (nnviz.figures.answers): after a verdict, the chart that shows the answer ---------------
+
+def _note(fig: go.Figure, text: str, x: float = 0, y: float = 1, xanchor: str = "left", yanchor: str = "top") -> None:
+    """A line of text in a corner of the plot area, on a pale background."""
+    fig.add_annotation(x=x, y=y, xref="paper", yref="paper", xanchor=xanchor, yanchor=yanchor, showarrow=False,
+                       text=text, bgcolor="rgba(255,255,255,0.85)")
+
+
+def mse_slope_figure(answer) -> go.Figure:
+    """The data with the MSE and L1 lines, each line's slope written at its right end (MSE's: the verdict's)."""
+    sr = answer.series
+    x, y, out = sr["x"], sr["y"], sr["outlier"]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[a for a, o in zip(x, out) if not o], y=[b for b, o in zip(y, out) if not o],
+                             mode="markers", name="data", marker=dict(color=POINT_COLOUR, size=9,
+                                                                       line=dict(color="#555", width=1))))
+    fig.add_trace(go.Scatter(x=[a for a, o in zip(x, out) if o], y=[b for b, o in zip(y, out) if o], mode="markers",
+                             name="outliers", marker=dict(color=OUTLIER_COLOUR, size=13, symbol="x")))
+    lo, hi = min(x), max(x)
+    w, b = sr["clean"]
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[w * lo + b, w * hi + b], mode="lines", name="clean line",
+                             line=dict(color="#555555", dash="dot", width=2)))
+    for name, (slope, icpt) in sr["lines"].items():
+        label, colour = sr["labels"][name], sr["colours"][name]
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[slope * lo + icpt, slope * hi + icpt], mode="lines", name=label,
+                                 line=dict(color=colour, width=4 if name == "mse" else 3,
+                                           dash="solid" if name == "mse" else "dash")))
+        value = answer.shown if name == "mse" else f"{slope:.3g}"
+        above = slope >= max(sl for sl, _ in sr["lines"].values())  # the steeper line's label above it, the other's below
+        fig.add_annotation(x=hi, y=slope * hi + icpt, xanchor="right", yanchor="bottom" if above else "top",
+                           showarrow=False, yshift=6 if above else -6,
+                           text=f"{'<b>' if name == 'mse' else ''}{label}: slope {value}{'</b>' if name == 'mse' else ''}",
+                           font=dict(color=colour), bgcolor="rgba(255,255,255,0.8)")
+    _note(fig, f"dotted: the clean points' line, slope {w:g}; ✕: the outliers", y=0, yanchor="bottom")
+    fig.update_xaxes(title_text="x (input)")
+    fig.update_yaxes(title_text="y (target)")
+    fig = _base(fig, height=ANSWER_HEIGHT)
+    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=12, b=4))  # no legend: the plot gets the room
+    return fig
+
+
+def gives_way_figure(answer) -> go.Figure:
+    """L1's and MSE's exact slopes against the number of outliers, the band within GIVE_WAY of the clean slope
+    shaded, and the count where L1 leaves it marked with the verdict's number."""
+    sr = answer.series
+    counts, k, clean, band = sr["counts"], sr["gives_way"], sr["clean"], sr["band"]
+    fig = go.Figure()
+    fig.add_hrect(y0=clean - band, y1=clean + band, fillcolor="#555555", opacity=0.15, line_width=0)
+    fig.add_hline(y=clean, line=dict(color="#555555", dash="dot", width=1.5))
+    _note(fig, f"shaded: within {band:g} of the clean slope {clean:g}", y=0, yanchor="bottom")
+    for name, ys in sr["slopes"].items():
+        label, colour = sr["labels"][name], sr["colours"][name]
+        fig.add_trace(go.Scatter(x=counts, y=ys, mode="lines+markers", name=label,
+                                 line=dict(color=colour, width=3, dash="solid" if name == "l1" else "dash"),
+                                 marker=dict(size=7, symbol="circle" if name == "l1" else "square"),
+                                 hovertemplate=f"{label}, %{{x}} outliers: slope %{{y:.3f}}<extra></extra>"))
+        j = 5 if name == "l1" else 8  # where the line's name is written on it
+        fig.add_annotation(x=counts[j], y=ys[j], text=label, showarrow=False, yshift=16 if name == "l1" else -16,
+                           font=dict(color=colour))
+    at = sr["slopes"]["l1"][counts.index(k)]
+    fig.add_vline(x=k, line=dict(color="#1b1b1b", width=1.5))
+    fig.add_trace(go.Scatter(x=[k], y=[at], mode="markers", showlegend=False, hoverinfo="skip",
+                             marker=dict(size=16, symbol="diamond", color=sr["colours"]["l1"],
+                                         line=dict(color="#1b1b1b", width=2))))
+    fig.add_annotation(x=k, y=at, text=f"<b>L1 gives way at {answer.shown} outliers</b> (slope {at:.2f})",
+                       showarrow=True, arrowhead=2, ax=-30, ay=-75, xanchor="right", bgcolor="rgba(255,255,255,0.85)")
+    fig.update_xaxes(title_text="number of outliers", dtick=2, range=[counts[0] - 0.5, counts[-1] + 0.5])
+    fig.update_yaxes(title_text="fitted slope")
+    fig = _base(fig, height=ANSWER_HEIGHT)
+    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=12, b=4))  # no legend: the plot gets the room
+    return fig
+
+
+def outlier_share_figure(answer) -> go.Figure:
+    """The outliers' share of the pull on the slope under MSE and under L1 (bars), beside their share of the
+    points (a dashed line): the verdict's number written on MSE's bar."""
+    sr = answer.series
+    names = [n for n in ("mse", "l1") if n in sr["shares"]]
+    head = sr["headcount"]
+    labels = [f"{sr['labels'][n]} pull" for n in names] + ["head count"]
+    values = [sr["shares"][n] for n in names] + [head]
+    text = ([f"{answer.shown}% of MSE's pull" if n == "mse" else f"{sr['shares'][n]:.3g}% of L1's pull" for n in names]
+            + [f"{sr['outliers']} of {sr['points']} points = {head:.0f}%"])
+    fig = go.Figure(go.Bar(y=labels, x=values, orientation="h", text=text, textposition="outside", cliponaxis=False,
+                           marker=dict(color=[sr["colours"][n] for n in names] + [POINT_COLOUR],
+                                       pattern_shape=[""] * len(names) + ["/"]),
+                           hovertemplate="%{y}: %{x:.3g}%<extra></extra>"))
+    fig.update_xaxes(title_text="the outliers' share (%)", range=[0, 140], tickvals=[0, 25, 50, 75, 100])
+    fig.update_yaxes(autorange="reversed")
+    fig = _base(fig, height=ANSWER_HEIGHT)
+    fig.update_layout(hovermode="closest", showlegend=False, bargap=0.3, margin=dict(t=12, b=4))
+    return fig
+
+
+# question id -> reveal figure builder (nnviz.figures.answers): the chart that shows its answer
+ANSWER_FIGURES: dict = {
+    "loss-mse-slope": mse_slope_figure,
+    "loss-l1-gives-way": gives_way_figure,
+    "loss-mse-outlier-share": outlier_share_figure,
+}

@@ -6,9 +6,21 @@ from typing import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .common import _base
+from .common import ANSWER_HEIGHT, _base
 
 # --- Vanishing gradients --------------------------------------------------------------------------
+
+def line_name(s) -> str:
+    """A line's legend entry names its activation and the init that drew its weights: "relu · He"."""
+    return f"{s.act} · {s.init_label}" if s.init_label else s.act
+
+
+def _legend_entry(fig: go.Figure, s, line: dict, marker: dict | None = None, **where) -> None:
+    """The legend entry of an activation's line (drawn as its own trace, named by the activation alone, in the
+    same legend group): "sigmoid · Xavier", so the init is named on the figure."""
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines+markers" if marker else "lines", name=line_name(s),
+                             legendgroup=s.act, line=line, marker=marker or {}, hoverinfo="skip"), **where)
+
 
 def _log_range(values: Sequence[float]) -> tuple[float, float]:
     """log10 axis range around the finite positive values, with room below for underflow marks."""
@@ -19,22 +31,24 @@ def _log_range(values: Sequence[float]) -> tuple[float, float]:
 
 
 def _marks(fig: go.Figure, xs: list, ys: list, colour: str, group: str, floor: float, ceil: float, dtype: str,
-           row: int | None = None, col: int | None = None) -> None:
-    """Underflow (exactly 0) and overflow (inf) points, drawn at the axis edges, never dropped."""
+           row: int | None = None, col: int | None = None, label: str | None = None) -> None:
+    """Underflow (exactly 0) and overflow (inf) points, drawn at the axis edges, never dropped. `group`: the
+    legend group (the activation); `label`: the line's name (its legend entry)."""
     kw = dict(row=row, col=col) if row else {}
+    label = label or group
     under = [x for x, y in zip(xs, ys) if y == 0.0]
     over = [x for x, y in zip(xs, ys) if y == float("inf") or y != y]
     if under:
         fig.add_trace(go.Scatter(x=under, y=[floor] * len(under), mode="markers", legendgroup=group,
-                                 name=f"{group}: exactly 0", showlegend=True,
+                                 name=f"{label}: exactly 0", showlegend=True,
                                  marker=dict(symbol="triangle-down", size=13, color=colour, line=dict(color="black", width=1)),
-                                 hovertemplate=f"{group}: the gradient is exactly 0 in {dtype} (it underflowed, "
+                                 hovertemplate=f"{label}: the gradient is exactly 0 in {dtype} (it underflowed, "
                                                "or every unit in a layer passes no gradient)<extra></extra>"), **kw)
     if over:
         fig.add_trace(go.Scatter(x=over, y=[ceil] * len(over), mode="markers", legendgroup=group,
-                                 name=f"{group}: overflow (inf or nan)",
+                                 name=f"{label}: overflow (inf or nan)",
                                  marker=dict(symbol="triangle-up", size=13, color=colour, line=dict(color="black", width=1)),
-                                 hovertemplate=f"{group}: the gradient overflowed to inf in {dtype}<extra></extra>"), **kw)
+                                 hovertemplate=f"{label}: the gradient overflowed to inf in {dtype}<extra></extra>"), **kw)
 
 
 FLOAT32_TINY = 1.1754943508222875e-38  # torch.finfo(torch.float32).tiny: smallest normal float32
@@ -59,26 +73,33 @@ def depth_figure(sweeps: Sequence, colours: dict, dtype: str, depth: int | None 
     every = [v for s in sweeps for row in s.first for v in row]
     lo, hi = _log_range(every)
     floor, ceil = 10 ** (lo + 0.3), 10 ** (hi - 0.2)
+    theory_shown = False
     for s in sweeps:
         c = colours[s.act]
+        name = line_name(s)
         p = s.prediction
         if p is not None and p.reliable_to >= 2:
             keep = [(k, v) for k, v in enumerate(p.values[:p.reliable_to], start=1) if floor <= v <= ceil]
             if keep:
                 fig.add_trace(go.Scatter(
                     x=[k for k, _ in keep], y=[v for _, v in keep], mode="lines", name=f"{s.act}: theory",
-                    legendgroup=s.act, line=dict(color=c, width=9), opacity=0.3,
-                    hovertemplate=f"{s.act}, theory at depth %{{x}}: %{{y:.3e}}<extra></extra>"))
+                    legendgroup="theory", showlegend=False, line=dict(color=c, width=9), opacity=0.3,
+                    hovertemplate=f"{name}, theory at depth %{{x}}: %{{y:.3e}}<extra></extra>"))
+                theory_shown = True
         ok = [(d, m, min(r), max(r)) for d, m, r in zip(s.depths, s.first_mean, s.first)
               if 0 < m < float("inf")]
         if ok:
             d, m, mn, mx = map(list, zip(*ok))
             fig.add_trace(go.Scatter(x=d + d[::-1], y=mx + mn[::-1], fill="toself", fillcolor=c, opacity=0.18,
                                      line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=s.act))
-            fig.add_trace(go.Scatter(x=d, y=m, mode="lines+markers", name=s.act, legendgroup=s.act,
+            fig.add_trace(go.Scatter(x=d, y=m, mode="lines+markers", name=s.act, legendgroup=s.act, showlegend=False,
                                      line=dict(color=c, width=2.5), marker=dict(size=7),
-                                     hovertemplate=f"{s.act} ({s.init}), depth %{{x}}: %{{y:.3e}}<extra></extra>"))
-        _marks(fig, s.depths, s.first_mean, c, s.act, floor, ceil, dtype)
+                                     hovertemplate=f"{name}, depth %{{x}}: %{{y:.3e}}<extra></extra>"))
+        _legend_entry(fig, s, dict(color=c, width=2.5), dict(size=7, color=c))
+        _marks(fig, s.depths, s.first_mean, c, s.act, floor, ceil, dtype, label=name)
+    if theory_shown:  # one legend entry for every theory line (each in its activation's colour)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="theory", legendgroup="theory",
+                                 line=dict(color="#888888", width=9), opacity=0.4, hoverinfo="skip"))
     _float32_floor(fig, lo, dtype)
     if depth is not None:
         fig.add_vline(x=depth, line=dict(color="#444", width=1.5, dash="dot"))
@@ -104,10 +125,11 @@ def profile_figure(sweeps: Sequence, colours: dict, depth: int, dtype: str) -> g
         c = colours[s.act]
         ok = [(layer, v) for layer, v in zip(layers, s.profile_mean) if 0 < v < float("inf")]
         if ok:
-            fig.add_trace(go.Scatter(x=[k for k, _ in ok], y=[v for _, v in ok], mode="lines+markers", name=s.act,
-                                     legendgroup=s.act, line=dict(color=c, width=3),
-                                     hovertemplate=f"{s.act}, layer %{{x}}: %{{y:.3e}}<extra></extra>"))
-        _marks(fig, layers, s.profile_mean, c, s.act, floor, ceil, dtype)
+            fig.add_trace(go.Scatter(x=[k for k, _ in ok], y=[v for _, v in ok], mode="lines+markers",
+                                     name=s.act, legendgroup=s.act, line=dict(color=c, width=3), showlegend=False,
+                                     hovertemplate=f"{line_name(s)}, layer %{{x}}: %{{y:.3e}}<extra></extra>"))
+        _legend_entry(fig, s, dict(color=c, width=3), dict(color=c))
+        _marks(fig, layers, s.profile_mean, c, s.act, floor, ceil, dtype, label=line_name(s))
     _float32_floor(fig, lo, dtype)
     fig.update_yaxes(type="log", range=[lo, hi], title_text="‖∂loss/∂Wₗ‖", exponentformat="power")
     fig.update_xaxes(title_text="layer l (1 = input side; the backward pass runs from right to left)")
@@ -154,8 +176,9 @@ def stats_figure(sweeps: Sequence, colours: dict, threshold: float) -> go.Figure
         "mean |f'(z)| in each layer", f"share of units with |f'(z)| < {threshold:g}"))
     for s in sweeps:
         layers = list(range(1, len(s.stats["dact_mean"]) + 1))
-        fig.add_trace(go.Scatter(x=layers, y=s.stats["dact_mean"], name=s.act, legendgroup=s.act,
+        fig.add_trace(go.Scatter(x=layers, y=s.stats["dact_mean"], name=s.act, legendgroup=s.act, showlegend=False,
                                  line=dict(color=colours[s.act], width=3)), row=1, col=1)
+        _legend_entry(fig, s, dict(color=colours[s.act], width=3), row=1, col=1)
         fig.add_trace(go.Scatter(x=layers, y=[100 * v for v in s.stats["saturated"]], name=s.act, legendgroup=s.act,
                                  showlegend=False, line=dict(color=colours[s.act], width=3)), row=1, col=2)
     fig.update_xaxes(title_text="layer l (1 = input side)")
@@ -164,3 +187,107 @@ def stats_figure(sweeps: Sequence, colours: dict, threshold: float) -> go.Figure
     return _base(fig, height=380, titled=True)
 
 
+
+
+# --- Reveal figures (nnviz.figures.answers): after a verdict, the chart that shows the answer ---------------
+
+def _ok(xs: Sequence, ys: Sequence) -> list[tuple]:
+    """The points of a log-axis line that can be drawn (finite and > 0; an underflowed 0 cannot)."""
+    return [(x, y) for x, y in zip(xs, ys) if y is not None and 0 < y < float("inf")]
+
+
+def _log_axis(fig: go.Figure, values: Sequence[float], title: str) -> None:
+    import math
+    lo, hi = _log_range(list(values) + [1.0])
+    fig.update_yaxes(type="log", range=[lo + 0.5, hi + 0.3], title_text=title, exponentformat="power")
+
+
+RATIO_TITLE = "gradient ÷ depth 1"  # the first layer's gradient norm over its value in a one-layer network
+
+
+def _stack_figure(answer, per_layer: bool) -> go.Figure:
+    """One activation's first-layer gradient against depth, over its value at depth 1 (log axis), the asked
+    depth marked with the verdict's number; per_layer: with the straight line of one factor per layer."""
+    import math
+    sr = answer.series
+    name, c, depth = f"{sr['act']} · {sr['init_label']}", sr["colour"], sr["depth"]
+    fig = go.Figure()
+    band = [(d, lo, hi) for d, lo, hi in zip(sr["depths"], sr["low"], sr["high"]) if lo > 0 and hi < float("inf")]
+    if band:
+        d, lo, hi = map(list, zip(*band))
+        fig.add_trace(go.Scatter(x=d + d[::-1], y=hi + lo[::-1], fill="toself", fillcolor=c, opacity=0.18,
+                                 line=dict(width=0), hoverinfo="skip", showlegend=False))
+    pts = _ok(sr["depths"], sr["ratio"])
+    fig.add_trace(go.Scatter(x=[x for x, _ in pts], y=[y for _, y in pts], mode="lines+markers", name=name,
+                             line=dict(color=c, width=3), marker=dict(size=8), showlegend=False,
+                             hovertemplate=f"{name}, depth %{{x}}: × %{{y:.2e}}<extra></extra>"))
+    at = sr["ratio"][sr["depths"].index(depth)]
+    fig.add_hline(y=1, line=dict(color="#555555", dash="dot", width=1.5))
+    if per_layer:
+        f = sr["per_layer"]
+        xs = list(range(1, depth + 1))
+        fig.add_trace(go.Scatter(x=xs, y=[f ** (k - 1) for k in xs], mode="lines", name="one factor per layer",
+                                 line=dict(color="#1b1b1b", dash="dash", width=2), showlegend=False,
+                                 hovertemplate=f"× {answer.shown} per layer, depth %{{x}}: × %{{y:.2e}}<extra></extra>"))
+        label = f"<b>× {answer.shown} per layer</b><br>{answer.shown}^{depth - 1} = × {at:.2g}"
+        dashed = f"<br>dashed: × {answer.shown} for every layer (a straight line on a log axis)"
+    else:
+        label, dashed = f"<b>depth {depth}: × {answer.shown}</b>", ""
+    fig.add_trace(go.Scatter(x=[depth], y=[at], mode="markers", showlegend=False, hoverinfo="skip",
+                             marker=dict(size=16, color=c, symbol="diamond", line=dict(color="#1b1b1b", width=2))))
+    fig.add_annotation(x=depth, y=math.log10(at), text=label, showarrow=True, arrowhead=2, ax=24, ay=-50,
+                       xanchor="left", yanchor="bottom", align="left", bgcolor="rgba(255,255,255,0.85)")
+    init = (f"{sr['init_label']} init (made for {sr['act']})" if sr.get("matched") else f"{sr['init_label']} init")
+    fig.add_annotation(x=0, y=0, xref="paper", yref="paper", xanchor="left", yanchor="bottom", showarrow=False,
+                       text=f"{sr['act']}, {init}, mean of {sr['seeds']} networks{dashed}", align="left",
+                       bgcolor="rgba(255,255,255,0.85)")
+    _log_axis(fig, [v for _, v in pts] + [lo for _, lo, _ in band], RATIO_TITLE)
+    fig.update_xaxes(title_text="depth (hidden layers)", range=[0, max(sr["depths"]) + 1])
+    fig = _base(fig, height=ANSWER_HEIGHT)
+    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=12, b=4))  # no legend: the plot gets the room
+    return fig
+
+
+RELU_STYLE = {"default": ("#D55E00", "dot", "circle"), "xavier_normal": ("#CC79A7", "dash", "square"),
+              "kaiming_normal": ("#009E73", "solid", "diamond")}  # colour, dash, marker: told apart without colour
+
+
+def relu_inits_figure(answer) -> go.Figure:
+    """ReLU under the three candidate inits on one chart, each line labelled with its init and its ratio at the
+    asked depth; the right choice named."""
+    import math
+    sr = answer.series
+    depth = sr["depth"]
+    fig = go.Figure()
+    every = []
+    for i in sr["inits"]:
+        cur = sr["curves"][i]
+        pts = [(d, y) for d, y in _ok(cur["depths"], cur["ratio"]) if d <= depth]
+        every += [y for _, y in pts]
+        colour, dash, symbol = RELU_STYLE.get(i, ("#555555", "solid", "circle"))
+        best = i == sr["best"]
+        fig.add_trace(go.Scatter(x=[x for x, _ in pts], y=[y for _, y in pts], mode="lines+markers",
+                                 name=f"{i} ({sr['labels'][i]})", showlegend=False,
+                                 line=dict(color=colour, dash=dash, width=4 if best else 2.5),
+                                 marker=dict(size=9, symbol=symbol),
+                                 hovertemplate=f"{i}, depth %{{x}}: × %{{y:.2e}}<extra></extra>"))
+        r = sr["at_depth"][i]
+        fig.add_annotation(x=depth, y=math.log10(r), xanchor="left", yanchor="middle", showarrow=False, xshift=10,
+                           text=(f"<b>{i} ({sr['labels'][i]}): × {r:.2g}, flat</b>" if best else
+                                 f"{i} ({sr['labels'][i]}): × {r:.2g}"),
+                           font=dict(color="#1b1b1b" if best else colour), bgcolor="rgba(255,255,255,0.85)")
+    fig.add_hline(y=1, line=dict(color="#555555", dash="dot", width=1.5))
+    _log_axis(fig, every, RATIO_TITLE)
+    fig.update_xaxes(title_text=f"depth ({sr['act']} layers)", range=[0, depth * 1.95],
+                     tickvals=[1] + list(range(10, depth + 1, 10)))
+    fig = _base(fig, height=ANSWER_HEIGHT)
+    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=12, b=4))  # no legend: the plot gets the room
+    return fig
+
+
+# question id -> reveal figure builder (nnviz.figures.answers): the chart that shows its answer
+ANSWER_FIGURES: dict = {
+    "van-sigmoid-depth-30": lambda a: _stack_figure(a, per_layer=False),
+    "van-sigmoid-per-layer": lambda a: _stack_figure(a, per_layer=True),
+    "van-relu-flat-init": relu_inits_figure,
+}
