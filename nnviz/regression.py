@@ -385,16 +385,19 @@ def epochs_to_reach(config: RegressionConfig, weight: float, bias: float, done: 
 
 @dataclass(frozen=True)
 class Bump:
-    start: int  # epoch where the test loss was lowest before rising
+    start: int  # epoch (0-based, as the chart, the CSV and the script number them) of the lowest test loss before the rise
     peak: int  # epoch where it was highest after
-    test: tuple[float, float]  # test loss at start and peak
-    train: tuple[float, float]  # train loss at start and peak
+    test: tuple[float, float]  # test loss after the step of epoch start and of epoch peak (the CSV's test_loss_after_step)
+    train: tuple[float, float]  # train loss of those epochs, before their step (the CSV's train_loss_before_step)
     crossing: tuple[float | None, float | None]  # x where the model line crossed the true line, at start and peak
 
 
 def find_bump(config: RegressionConfig, history: Sequence[Snapshot], factor: float = 1.5) -> Bump | None:
     """A stretch where the test loss rose by more than `factor` while the train loss fell (what a
-    student reads as overfitting). Looked for on the upper edge of a rippling loss."""
+    student reads as overfitting). Looked for on the upper edge of a rippling loss, then reported at
+    the epochs themselves: the start is the epoch of the lowest test loss within that edge's window, the
+    peak the epoch of its highest, each with that epoch's own losses (the CSV's row of the same epoch),
+    so an epoch reads the same in a 100-epoch and a 1000-epoch run of the same loop."""
     if len(history) < 3:
         return None
     tr = [s.train_loss for s in history]
@@ -402,7 +405,8 @@ def find_bump(config: RegressionConfig, history: Sequence[Snapshot], factor: flo
     if not all(math.isfinite(v) for v in te):
         return None
     ep = [s.epoch for s in history]
-    _, te_up, _ = envelope(ep, te, ripple_window(te), len(te))
+    window = ripple_window(te)
+    _, te_up, _ = envelope(ep, te, window, len(te))
     _, tr_up, _ = envelope(ep, tr, ripple_window(tr), len(tr))
     best, lo_i, out = factor, 0, None
     for i in range(1, len(te_up)):
@@ -413,12 +417,17 @@ def find_bump(config: RegressionConfig, history: Sequence[Snapshot], factor: flo
             best, out = te_up[i] / te_up[lo_i], (lo_i, i)
     if out is None:
         return None
-    j, i = out
+    # the envelope's value at index k is the max over the `window` epochs up to k: back to single epochs
+    lo_k, hi_k = out
+    j = min(range(max(lo_k - window + 1, 0), lo_k + 1), key=lambda k: (te[k], -k))  # lowest, the latest of ties
+    i = max(range(max(hi_k - window + 1, 0), hi_k + 1), key=lambda k: (te[k], k))  # highest, the latest of ties
+    if not (te[i] > te[j] and tr[i] < tr[j]):  # what the sentence says must hold at the epochs it names
+        return None
 
     def cross(s: Snapshot) -> float | None:
         dw, db = s.weight - config.weight, s.bias - config.bias
         return -db / dw if dw else None
-    return Bump(ep[j], ep[i], (te_up[j], te_up[i]), (tr_up[j], tr_up[i]), (cross(history[j]), cross(history[i])))
+    return Bump(ep[j], ep[i], (te[j], te[i]), (tr[j], tr[i]), (cross(history[j]), cross(history[i])))
 
 
 def fmt(v: float) -> str:
@@ -457,14 +466,14 @@ def report(config: RegressionConfig, history: Sequence[Snapshot]) -> Report:
         phases = (f"From epoch {cyc.onset} both losses alternate every epoch: the line hops between "
                   f"w = {w1:.4f}, b = {b1:.4f} (train loss {fmt(cyc.train[0])}, test {fmt(cyc.test[0])}) and "
                   f"w = {w2:.4f}, b = {b2:.4f} (train {fmt(cyc.train[1])}, test {fmt(cyc.test[1])}); "
-                  "each loss's two lines are those two phases.")
+                  "each loss is drawn as a band from one phase to the other.")
     elif cyc:
-        phases = (f"From epoch {cyc.onset} (w, b) repeats a {cyc.period}-epoch cycle; each loss's two lines "
-                  f"are the highest and lowest along it (test {fmt(min(cyc.test))} to {fmt(max(cyc.test))}).")
+        phases = (f"From epoch {cyc.onset} (w, b) repeats a {cyc.period}-epoch cycle; each loss is drawn as a band "
+                  f"from its lowest to its highest value along it (test {fmt(min(cyc.test))} to {fmt(max(cyc.test))}).")
     elif len(history) > 8 and any(ripple_window([getattr(s, k) for s in history]) > 1
                                   for k in ("train_loss", "test_loss")):
-        phases = ("The losses wobble from epoch to epoch; each loss's two lines are its highest and lowest "
-                  "value over the last few epochs.")
+        phases = ("The losses wobble from epoch to epoch; each loss is drawn as a band from its lowest to its "
+                  "highest value over the last few epochs.")
 
     numbers = (f"Losses of the line after epoch {last.epoch}'s step (the model line), as the script's "
                "`Final line:` prints them. The chart, the CSV and the script's `Epoch:` lines take each epoch's "
@@ -478,6 +487,20 @@ def report(config: RegressionConfig, history: Sequence[Snapshot]) -> Report:
         numbers += "."
 
     dw, db = last.weight - config.weight, last.bias - config.bias
+    if last.diverged:
+        first = history[0]
+        before = (f"is {fmt(last.train_loss)}, {last.train_loss / max(first.train_loss, 1e-12):.0f} times its value at "
+                  f"epoch {first.epoch} ({fmt(first.train_loss)})" if math.isfinite(last.train_loss) else
+                  f"is no longer a finite number (at epoch {first.epoch} it was {fmt(first.train_loss)})")
+        after = (f"its train loss is {fmt(tr_now)} (the number above)" if math.isfinite(tr_now)
+                 else "its train loss is no longer a finite number")
+        further = ", further out still" if tr_now > last.train_loss else ""  # nan compares False
+        state = (f"The loss blew up within {E} epochs: the train loss of epoch {last.epoch}'s forward pass (before its "
+                 f"step, as the loss chart draws it) {before}, so training was stopped. The line drawn is the one "
+                 f"after epoch {last.epoch}'s step{further}: {after}. With learning rate {config.lr:g} each "
+                 "step overshoots the minimum by more than it corrects, so the parameters swing ever wider. Try a "
+                 "smaller learning rate.")
+        return Report(phases, numbers, state, None, cyc, False)
     state = (f"After {E} epochs the weight is {last.weight:.4f} (true {config.weight:g}) and the bias "
              f"{last.bias:.4f} (true {config.bias:g}): {math.hypot(dw, db):.2g} from the true values. ")
     k = max(len(history) // 10, 1)
@@ -517,7 +540,8 @@ def report(config: RegressionConfig, history: Sequence[Snapshot]) -> Report:
         d = make_data(config)
         xtr, xte = d.X_train.flatten(), d.X_test.flatten()
         bump = (f"The test loss rose from {fmt(b_.test[0])} at epoch {b_.start} to {fmt(b_.test[1])} at epoch "
-                f"{b_.peak} while the train loss kept falling ({fmt(b_.train[0])} to {fmt(b_.train[1])}). ")
+                f"{b_.peak} while the train loss kept falling (epoch {b_.start}: {fmt(b_.train[0])}, epoch {b_.peak}: "
+                f"{fmt(b_.train[1])}). ")
         if config.noise == 0:
             bump += "That is not overfitting: the data has no noise, so there is nothing to overfit. "
         else:
@@ -533,6 +557,37 @@ def report(config: RegressionConfig, history: Sequence[Snapshot]) -> Report:
                         if xtr.min() <= c1 <= xtr.max() else "")
                      + ", and the test points saw the slope's error again.")
     return Report(phases, numbers, state, bump, cyc, still_falling)
+
+
+# --- Comparing with an earlier run ------------------------------------------------------------------
+
+_SAME_PROBLEM = ("weight", "bias", "noise", "n", "split", "loss")  # the data and the loss: losses comparable
+_SHORT_OPT = {"sgd": "SGD", "momentum": "momentum", "adam": "Adam"}
+
+
+def comparable(earlier: RegressionConfig, now: RegressionConfig) -> bool:
+    """Can the loss chart draw `earlier`'s losses beside `now`'s: another run (a different optimizer,
+    learning rate, length or seed) of the same loss on the same data."""
+    return earlier != now and all(getattr(earlier, k) == getattr(now, k) for k in _SAME_PROBLEM)
+
+
+def differences(earlier: RegressionConfig, now: RegressionConfig) -> list[str]:
+    """What `earlier` used where it differs from `now`, in a few words each, the optimizer first."""
+    out = []
+    if earlier.optimizer != now.optimizer:
+        out.append(_SHORT_OPT[earlier.optimizer])
+    if earlier.lr != now.lr:
+        out.append(f"lr {earlier.lr:g}")
+    if earlier.epochs != now.epochs:
+        out.append(f"{earlier.epochs} epochs")
+    if earlier.seed != now.seed:
+        out.append(f"seed {earlier.seed}")
+    return out
+
+
+def describe(config: RegressionConfig) -> str:
+    """A run's training settings in words: `OPTIMIZERS` name, learning rate, epochs, seed."""
+    return f"{OPTIMIZERS[config.optimizer]}, lr {config.lr:g}, {config.epochs} epochs, seed {config.seed}"
 
 
 # --- What the page draws and exports ---------------------------------------------------------------

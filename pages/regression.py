@@ -5,8 +5,8 @@ from nnviz import regression as R
 from nnviz.figures.regression import FINAL_POINTS, path_figure, step_figure, timing_figure, training_figure
 from nnviz.devices import available_devices
 from nnviz.ui.live import SLOW, SLOW_SECONDS
-from nnviz.ui import (begin, code_expander, controls_area, device, finished_view, intro, number, require_frame, select,
-                      settle, show_figure, slider, toggle, train_live)
+from nnviz.ui import (begin, code_expander, controls_area, device, finished_view, intro, notice, number, require_frame,
+                      select, settle, show_figure, slider, toggle, train_live)
 from nnviz.controls import ChoiceSpec
 
 require_frame()
@@ -22,7 +22,13 @@ LIVE_POINTS = 100  # points per loss line across the whole epoch axis in a live 
 # draws 40 % of them); the finished run's chart draws FINAL_POINTS (the charts' bytes: the budget of a Train)
 SURFACE_GRID = 41  # (weight, bias) points a side of the loss surface under the path: its contours read the same as finer
 
-ENGINE = ChoiceSpec("Engine", tuple(R.ENGINES), "eager")
+ENGINE = ChoiceSpec("Engine", tuple(R.ENGINES), "eager",
+                    help="eager: PyTorch runs each operation of the loop as soon as Python reaches it, one at a "
+                         "time. cuda_graph (CUDA only): the GPU records one whole epoch once, then replays it "
+                         "in one go, without Python's cost per operation.")
+EAGER_WORDS = "the eager engine (PyTorch runs each operation as soon as Python reaches it, one at a time)"
+EARLIER = "regression_earlier"  # finished runs (newest first) the loss chart can draw faint beside a new one
+KEEP_EARLIER = 3
 
 lesson = begin("regression")  # a question or tour step from the link or a button sets the controls below
 
@@ -42,8 +48,10 @@ with settings:
     slow = toggle(SLOW, "slow")
     dev = device()
     engine = select(ENGINE, "engine") if dev.startswith("cuda") else "eager"
-    if not dev.startswith("cuda"):
-        st.caption("The CUDA-graph engine needs a CUDA device; none is selected.")
+if not dev.startswith("cuda") and "cuda_graph" in st.query_params.get_all("engine"):  # asked for, not available
+    del st.query_params["engine"]
+    notice("The link's engine=cuda_graph could not be used: the CUDA-graph engine needs a CUDA device, and none "
+           f"is selected; training runs on {dev} with {EAGER_WORDS}.")
 
 lesson.gate()  # an open question hides everything below until the student commits a guess
 
@@ -66,21 +74,43 @@ with train_tab:
     # columns (stacked full width on a phone); the progress and the numbers under it
     panels = st.columns(2)
     loss_chart, line_chart = panels[0].empty(), panels[1].empty()
-    progress, numbers, note = st.empty(), st.empty(), st.empty()
+    progress, numbers, note, compare = st.empty(), st.empty(), st.empty(), st.empty()
     untrained = R.make_model(cfg.seed)
     start_line = (untrained.weight.item(), untrained.bias.item())
+    # on a projector the headline panels give up height to the lesson panel above them; after a reveal the answer's
+    # figure is the headline and these two sit below it, at their full height
+    headline = lesson.question is None
+    # the latest finished run of the same loss on the same data, drawn faint on the loss chart to compare with
+    kept = next((e for e in st.session_state.get(EARLIER, ()) if R.comparable(e["config"], cfg)), None)
+    earlier = None if kept is None else {
+        "label": "earlier: " + R.differences(kept["config"], cfg)[0],
+        "about": f"earlier run ({R.describe(kept['config'])})", "band": kept["band"]}
+    if kept is not None:
+        compare.caption(f"The dotted grey line is the train loss of your earlier run on the same data with the same "
+                        f"loss: {R.describe(kept['config'])}. This run: {R.describe(cfg)}.")
+
+    def keep(run: dict) -> None:
+        """Keep a finished run's train loss for the next run's chart (newest first, one per config)."""
+        if run["state"] in ("done", "diverged") and run["history"]:
+            entry = {"config": run["config"], "band": R.loss_bands(run["history"], FINAL_POINTS)["train loss"]}
+            older = [e for e in st.session_state.get(EARLIER, ()) if e["config"] != run["config"]]
+            st.session_state[EARLIER] = [entry] + older[:KEEP_EARLIER - 1]
+
+    def progress_text(done: int) -> str:
+        return f"{done} of {cfg.epochs} epochs done"  # a count: the chart's last epoch is {done - 1}, from 0
 
     def frame(hist: list, final: bool = False) -> dict:
         """What one update shows: the line drawn (the last snapshot's, or the untrained one), its train
         and test loss, and the two panels. A live frame's loss lines take their share of LIVE_POINTS (the
-        epoch axis spans the whole run from the start); the finished run's, FINAL_POINTS."""
+        epoch axis spans the whole run from the start); the finished run's, FINAL_POINTS, on an axis
+        fitted to the epochs it ran (a run that blew up or was stopped early is not a spike at the edge)."""
         s = hist[-1] if hist else None
         line, done = ((s.weight, s.bias), s.epoch + 1) if s else (start_line, 0)
         (tr,), (te,) = R.losses_at(cfg, [line[0]], [line[1]])
-        span = None if hist else (min(tr, te) / 1000, 3 * max(tr, te))
+        span = None if hist or earlier else (min(tr, te) / 1000, 3 * max(tr, te))
         points = FINAL_POINTS if final else max(LIVE_POINTS * done // cfg.epochs, 10)
-        figures = training_figure(R.loss_bands(hist, max(len(hist), 1)), cfg.epochs, arrays, true_line, line,
-                                  bool(hist), span, points)
+        figures = training_figure(R.loss_bands(hist, max(len(hist), 1)), done if final else cfg.epochs, arrays,
+                                  true_line, line, bool(hist), span, points, earlier)
         return {"done": done, "line": line, "losses": (tr, te), "figures": figures}
 
     def finished(run: dict) -> dict:
@@ -102,7 +132,7 @@ with train_tab:
         """One update: the progress bar, the four numbers of the line drawn and both panels."""
         view = finished_view(run, finished) if final else frame(run["history"])
         line, (tr, te), done = view["line"], view["losses"], view["done"]
-        progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}")
+        progress.progress(done / cfg.epochs, text=progress_text(done))
         with numbers.container(horizontal=True, gap="medium"):  # in a row; on a phone they wrap two by two
             st.metric("weight", f"{line[0]:.4f}", f"true {w:g}", delta_color="off", delta_arrow="off", width="content")
             st.metric("bias", f"{line[1]:.4f}", f"true {b:g}", delta_color="off", delta_arrow="off", width="content")
@@ -111,17 +141,18 @@ with train_tab:
         run["draws"] = run.get("draws", 0) + 1
         tag = "final" if final else run["draws"]  # one key a run for the final chart: a repeat is sent by reference
         with loss_chart:  # an st.empty: each frame replaces the last
-            show_figure(view["figures"][0], key=f"live_loss_{tag}", headline=True)
+            show_figure(view["figures"][0], key=f"live_loss_{tag}", headline=headline)
         with line_chart:
-            show_figure(view["figures"][1], key=f"live_line_{tag}", headline=True)
+            show_figure(view["figures"][1], key=f"live_line_{tag}", headline=headline)
 
     run = settle(st.session_state.get("regression_run"))  # a run a click on Stop interrupted is "stopped"
     if start:
         run = st.session_state["regression_run"] = {"config": cfg, "device": dev, "engine": engine}
         snapshots = R.train(cfg, dev, every=1 if engine == "eager" else 10, engine=engine)
         train_live(run, snapshots, cfg.epochs, draw,
-                   lambda done: progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}"),
+                   lambda done: progress.progress(done / cfg.epochs, text=progress_text(done)),
                    slow_seconds=SLOW_SECONDS if slow else 0.0)
+        keep(run)
 
     if run is not None and (run["config"], run["device"]) == (cfg, dev) and run["history"]:
         draw(run, final=True)
@@ -130,15 +161,14 @@ with train_tab:
         if said.phases:
             st.caption(said.phases)
         if run["state"] == "diverged":
-            st.error(f"The loss blew up within {last.epoch + 1} epochs (train loss {last.train_loss:.3g}): with "
-                     f"learning rate {cfg.lr:g} each step overshoots the minimum by more than it corrects, "
-                     "so the parameters swing ever wider. Training was stopped. Try a smaller learning rate.")
+            st.error(said.state)  # names both train losses: the chart's last (before the step), the line drawn's
         else:
             if run["state"] == "stopped":
                 st.info(f"Stopped after {last.epoch + 1} epochs. Press Train to start again.")
             else:
-                st.success(f"Trained {last.epoch + 1} epochs on {run['device']} ({run['engine']} engine) in "
-                           f"{run['seconds']:.2f} s: {1e6 * run['seconds'] / (last.epoch + 1):.0f} µs per epoch "
+                engine_words = EAGER_WORDS if run["engine"] == "eager" else "the CUDA-graph engine"
+                st.success(f"Trained {last.epoch + 1} epochs on {run['device']} in {run['seconds']:.2f} s with "
+                           f"{engine_words}: {1e6 * run['seconds'] / (last.epoch + 1):.0f} µs per epoch "
                            f"for the live loop: the training plus a snapshot copied out every "
                            f"{'epoch' if run['engine'] == 'eager' else '10 epochs'} for the charts and the "
                            "page's Python between epochs, while the server sends the frames (drawing not counted). "
@@ -217,6 +247,8 @@ with device_tab:
                        "µs per epoch": None if t.seconds_per_epoch is None else round(t.seconds_per_epoch * 1e6, 1),
                        "final weight": t.weight, "final bias": t.bias, "note": t.note or ""} for t in rows],
                      hide_index=True, key="timing_table")
+        st.caption("engine: *eager* runs each operation of the loop as soon as Python reaches it, one at a time; "
+                   "*cuda_graph* (CUDA only) records one whole epoch on the GPU once and replays it in one go.")
         show_figure(timing_figure(rows), key="timing_chart")
         measured = [t for t in rows if t.seconds_per_epoch is not None]
         if len(measured) > 1:

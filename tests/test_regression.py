@@ -537,3 +537,323 @@ def test_two_panel_charts_are_two_figures_that_can_stack_on_a_phone(app):
     f32 = {tuple(tuple(float(np.float32(v)) for v in point) for point in step) for step in steps}
     assert f32 <= drawn and len(drawn) < 200 < len(hist)  # every step drawn, the repeats once
     assert any("then every 2 epochs until the end (epoch 999)" in h for h in hovers)
+
+
+# --- Issue 17: one epoch numbering, one convention per number, the chart that shows the run ------------------
+
+def _note_loop(cfg: R.RegressionConfig) -> list[tuple[int, float, float, float, float]]:
+    """The seed note's loop in plain torch (global-seed nn.Linear, the state kept): per epoch (epoch, train loss
+    of its forward pass, test loss after its step, weight, bias), as the script's `for epoch in range(...)`."""
+    Xtr, ytr, Xte, yte = (torch.tensor(a, dtype=torch.float32).unsqueeze(1) for a in _data64(cfg))
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)
+        model = nn.Linear(1, 1)
+    loss_fn = {"l1": nn.L1Loss(), "mse": nn.MSELoss()}[cfg.loss]
+    opt = (torch.optim.Adam(model.parameters(), lr=cfg.lr) if cfg.optimizer == "adam"
+           else torch.optim.SGD(model.parameters(), lr=cfg.lr))
+    out = []
+    for epoch in range(cfg.epochs):
+        loss = loss_fn(model(Xtr), ytr)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            out.append((epoch, loss.item(), loss_fn(model(Xte), yte).item(), model.weight.item(), model.bias.item()))
+    return out
+
+
+def _labelled(text: str) -> dict[int, set[str]]:
+    """Every loss value the bump report pins to an epoch: "X at epoch k" and "epoch k: X"."""
+    out: dict[int, set[str]] = {}
+    for value, epoch in re.findall(r"(\d[\d.e+-]*) at epoch (\d+)", text):
+        out.setdefault(int(epoch), set()).add(value)
+    for epoch, value in re.findall(r"epoch (\d+): (\d[\d.e+-]*\d)", text):
+        out.setdefault(int(epoch), set()).add(value)
+    return out
+
+
+def test_the_bump_report_numbers_epochs_as_the_csv_and_the_script_do(tmp_path):
+    """The same loop run for 100 and for 1000 epochs: every epoch the bump report names reads the same value in
+    both runs, and it is that epoch's row of the CSV and of a plain-torch loop (0-based, as `for epoch in
+    range(...)`); the shown script's `Epoch: k` line is the CSV's row k too. (The 1000-epoch run once reported
+    epoch 42's test loss as epoch 43's: a running max over two epochs, labelled with the later one.)"""
+    seen: dict[int, set[str]] = {}
+    for epochs in (100, 1000):
+        cfg = R.RegressionConfig(epochs=epochs)
+        hist = list(R.train(cfg, every=1))
+        said = R.report(cfg, hist)
+        assert said.bump is not None, epochs
+        labels = _labelled(said.bump)
+        assert len(labels) == 2, (epochs, said.bump)  # the dip and the peak
+        rows = {int(r.split(",")[0]): r.split(",") for r in R.history_csv(cfg, hist).strip().splitlines()[1:]}
+        ref = {e: (tr, te) for e, tr, te, _, _ in _note_loop(R.RegressionConfig(epochs=epochs))}
+        for epoch, values in labels.items():
+            test, train = R.fmt(float(rows[epoch][2])), R.fmt(float(rows[epoch][1]))
+            assert values == {test, train}, (epochs, epoch, values, rows[epoch])
+            assert (float(rows[epoch][1]), float(rows[epoch][2])) == pytest.approx(ref[epoch], rel=1e-5)
+            seen.setdefault(epoch, set()).update(values)
+    assert all(len(v) == 2 for v in seen.values()), seen  # one test and one train value per epoch, in both runs
+    assert R.find_bump(R.RegressionConfig(epochs=100), list(R.train(R.RegressionConfig(epochs=100), every=1))) == \
+        R.find_bump(R.RegressionConfig(), list(R.train(R.RegressionConfig(), every=1)))  # the same bump
+    cfg = R.RegressionConfig(epochs=100)
+    rows = {int(r.split(",")[0]): r.split(",") for r in
+            R.history_csv(cfg, list(R.train(cfg, every=1))).strip().splitlines()[1:]}
+    path = tmp_path / "s.py"
+    path.write_text(R.script(cfg))
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120).stdout
+    lines = re.findall(r"Epoch: (\d+) \| Train loss: (\S+) \| Test loss: (\S+)", out)
+    assert [int(e) for e, _, _ in lines] == list(range(0, 100, 10))
+    for e, tr, te in lines:
+        assert (tr, te) == (f"{float(rows[int(e)][1]):.4f}", f"{float(rows[int(e)][2]):.4f}"), e
+
+
+def test_a_diverged_run_names_both_of_its_train_losses(app):
+    """Tour step 5 (MSE, learning rate 1): the run stops at epoch 9. The loss chart's epoch axis ends there (not
+    at 999), and the red message gives the chart's last train loss (epoch 9's forward pass, before its step) and
+    the metric's (the line drawn, after it), each named, each as a float64 gradient descent computes it."""
+    from conftest import figure
+    at = app(REG, loss_fn="mse", lr="1")
+    at.button(key="train").click().run()
+    assert not at.exception
+    cfg = R.RegressionConfig(loss="mse", lr=1.0)
+    Xtr, ytr, _, _ = _data64(cfg)
+    torch.manual_seed(cfg.seed)
+    m = nn.Linear(1, 1)
+    w, b = m.weight.item(), m.bias.item()
+    before = []
+    for _ in range(10):  # plain gradient descent on MSE in float64, 10 epochs: where the page stopped
+        err = w * Xtr + b - ytr
+        before.append((err ** 2).mean())
+        w, b = w - 2 * (err * Xtr).mean(), b - 2 * err.mean()
+    after = _loss64("mse", w, b, Xtr, ytr)
+    assert before[-1] > 100 * before[0] >= max(before[:-1])  # epoch 9 is the first over 100x its start
+    metrics = {mt.label: mt.value for mt in at.metric}
+    assert float(metrics["train loss"]) == pytest.approx(after, rel=1e-4)
+    error = at.error[0].value
+    assert f"epoch 9's forward pass (before its step, as the loss chart draws it) is {R.fmt(before[-1])}" in error
+    assert f"The line drawn is the one after epoch 9's step, further out still: its train loss is " \
+           f"{metrics['train loss']} (the number above)" in error
+    assert float(R.fmt(before[-1])) == pytest.approx(before[-1], rel=1e-4)
+    fig = figure(at, 0)
+    assert fig["layout"]["xaxis"]["range"] == [0, 9]
+    assert max(typed(next(t for t in fig["data"] if t["name"] == "train loss")["x"])) == 9
+
+
+def test_the_l1_run_draws_one_legend_entry_and_one_band_per_loss():
+    """The default L1 run alternates between two lines: each loss is one legend entry, drawn as a band filled
+    from its lower phase to its upper (float64 losses of the two lines), the test band hatched, the train band
+    solid; a smooth run draws each loss as one line, no fill."""
+    cfg = R.RegressionConfig()
+    hist = list(R.train(cfg, every=1))
+    from nnviz.figures.regression import training_figure
+    fig, _ = training_figure(R.loss_bands(hist, len(hist)), cfg.epochs, ([0.0], [0.3], [0.9], [0.93]), (0.7, 0.3),
+                             (0.7, 0.3), True)
+    assert [t.name for t in fig.data if t.showlegend is not False] == ["test loss", "train loss"]
+    Xtr, ytr, Xte, yte = _data64(cfg)
+    a, b = hist[-1], hist[-2]
+    for name, X, y in (("test loss", Xte, yte), ("train loss", Xtr, ytr)):
+        i = next(i for i, t in enumerate(fig.data) if t.name == name)
+        upper, lower = fig.data[i], fig.data[i - 1]
+        assert lower.name == f"{name}, lower phase" and lower.legendgroup == upper.legendgroup == name
+        assert upper.fill == "tonexty" and lower.fill in (None, "none")  # the band: from the lower line up
+        ref = sorted(_loss64("l1", s.weight, s.bias, X, y) for s in (a, b))
+        assert (float(lower.y[-1]), float(upper.y[-1])) == pytest.approx(ref, rel=1e-4)
+    assert fig.data[1].fillpattern.shape == "/" and fig.data[3].fillpattern.shape in (None, "")
+    smooth = R.RegressionConfig(loss="mse", lr=0.3)
+    hist = list(R.train(smooth, every=1))
+    fig, _ = training_figure(R.loss_bands(hist, len(hist)), smooth.epochs, ([0.0], [0.3], [0.9], [0.93]),
+                             (0.7, 0.3), (0.7, 0.3), True)
+    assert [t.name for t in fig.data] == ["test loss", "train loss"] and all(t.fill is None for t in fig.data)
+
+
+def test_an_earlier_run_on_the_same_data_stays_faint_on_the_loss_chart(app):
+    """Tour steps 4 then 6: an SGD run of 100 epochs, then Adam. Before and after Adam's Train the loss chart
+    draws the SGD run's train loss as a dotted grey line labelled "earlier: SGD" (the plain-torch loop's losses),
+    under Adam's, in the legend after them; a run on another loss (MSE) is not drawn beside it."""
+    from conftest import figure
+    at = app(REG, epochs="100")
+    at.button(key="train").click().run()
+    assert not at.exception
+    sgd = {e: tr for e, tr, *_ in _note_loop(R.RegressionConfig(epochs=100))}
+    at.selectbox(key="loss_fn").set_value("mse").run()
+    at.button(key="train").click().run()  # another loss: kept, but not comparable with the L1 runs
+    at.selectbox(key="loss_fn").set_value("l1").run()
+    at.selectbox(key="opt").set_value("adam").run()
+    at.number_input(key="epochs").set_value(1000).run()
+    for trained in (False, True):
+        if trained:
+            at.button(key="train").click().run()
+        assert not at.exception
+        fig = figure(at, 0)
+        names = [t["name"] for t in fig["data"]]
+        assert "earlier: SGD" in names, names
+        line = fig["data"][names.index("earlier: SGD")]
+        assert line["line"]["dash"] == "dot" and line["legendrank"] > 1000 and names.index("earlier: SGD") == 0
+        x, y = typed(line["x"]).astype(int), typed(line["y"])
+        assert x[0] == 0 and x[-1] == 99
+        assert y == pytest.approx([sgd[e] for e in x], rel=1e-5)
+        if trained:
+            assert {"train loss", "test loss"} <= set(names)
+        caption = " ".join(c.value for c in at.caption)
+        assert "earlier run on the same data with the same loss: SGD, lr 0.01, 100 epochs" in caption
+    at.selectbox(key="loss_fn").set_value("mse").run()  # under MSE the earlier run drawn is the MSE one
+    line = next(t for t in figure(at, 0)["data"] if t["name"] == "earlier: SGD")
+    mse = {e: tr for e, tr, *_ in _note_loop(R.RegressionConfig(epochs=100, loss="mse"))}
+    assert typed(line["y"]) == pytest.approx([mse[e] for e in typed(line["x"]).astype(int)], rel=1e-5)
+    at.slider(key="w").set_value(0.5).run()  # other data: no run to compare with
+    assert not any(t["name"].startswith("earlier") for t in figure(at, 0)["data"])
+
+
+def test_the_cuda_graph_engine_is_mentioned_only_when_asked_for(app):
+    """On a CPU the page says nothing about the CUDA-graph engine, unless a link asks for it; a finished run
+    says in plain words what the eager engine is."""
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is offered here")
+    at = app(REG)
+    everything = " ".join(e.value for kind in ("caption", "warning", "markdown", "info") for e in at.get(kind)
+                          if isinstance(getattr(e, "value", None), str))
+    assert "CUDA-graph" not in everything
+    at.button(key="train").click().run()
+    success = next(s.value for s in at.success if "Trained 1000 epochs" in s.value)
+    assert "the eager engine (PyTorch runs each operation as soon as Python reaches it, one at a time)" in success
+    assert at.get("progress")[0].proto.text == "1000 of 1000 epochs done"  # a count; the chart's last epoch is 999
+    at = app(REG, engine="cuda_graph")
+    warning = " ".join(w.value for w in at.warning)
+    assert "the CUDA-graph engine needs a CUDA device" in warning and "eager engine" in warning
+
+
+# --- Reveal figures --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("qid, loss", [("reg-first-grad", "l1"), ("reg-first-grad-mse", "mse")])
+def test_first_grad_reveal_draws_each_points_share(qid, loss):
+    """One bar per training point: its share of weight.grad after the first backward(), sign(e)·x/n under L1
+    and 2e·x/n under MSE (e = prediction − target of the seed's model, float64 numpy); the bars add up to the
+    verdict's value, written as "weight.grad = <shown>" beside "loss.backward()"."""
+    from nnviz import lessons as Ls
+    from nnviz.figures.answers import answer_figure
+    a = Ls.QUESTIONS[qid].answer()
+    fig = answer_figure(qid, a)
+    Xtr, ytr, _, _ = _data64(R.RegressionConfig())
+    torch.manual_seed(42)
+    m = nn.Linear(1, 1)
+    e = m.weight.item() * Xtr + m.bias.item() - ytr
+    ref = (np.sign(e) if loss == "l1" else 2 * e) * Xtr / len(Xtr)
+    (bars,) = fig.data
+    assert np.asarray(bars.x, dtype=float) == pytest.approx(Xtr, abs=1e-6)
+    assert np.asarray(bars.y, dtype=float) == pytest.approx(ref, rel=1e-5, abs=1e-9)
+    assert float(np.sum(ref)) == pytest.approx(a.value, rel=1e-5)
+    text = fig.layout.annotations[0].text
+    assert "<b>loss.backward()</b>" in text and f"weight.grad = {a.shown}" in text
+    top = fig.layout.yaxis.range[1]
+    assert top > 1.5 * max(ref)  # room above the bars for the text
+
+
+def test_weight_after_100_reveal_draws_the_run():
+    """The weight after 0..100 epochs (the seed note's loop in plain torch), the true weight 0.7 marked, the
+    lowest point and the answer written at the last point, as the verdict prints it."""
+    from nnviz import lessons as Ls
+    from nnviz.figures.answers import answer_figure
+    a = Ls.QUESTIONS["reg-weight-after-100"].answer()
+    fig = answer_figure("reg-weight-after-100", a)
+    ref = _note_loop(R.RegressionConfig(epochs=100))
+    torch.manual_seed(42)
+    w0 = nn.Linear(1, 1).weight.item()
+    (line,) = fig.data
+    assert list(np.asarray(line.x)) == list(range(101))
+    assert np.asarray(line.y, dtype=float) == pytest.approx([w0] + [w for *_, w, _ in ref], rel=1e-6)
+    assert fig.layout.shapes[0].y0 == fig.layout.shapes[0].y1 == 0.7
+    texts = [an.text for an in fig.layout.annotations]
+    assert f"after 100 epochs: weight = {a.shown}" in texts and "true weight 0.7" in texts
+    low = int(np.argmin([w0] + [w for *_, w, _ in ref]))
+    assert f"lowest {min(w for *_, w, _ in ref):.4f} after {low} epochs" in texts
+    assert f"fell to {min(w for *_, w, _ in ref):.4f} after {low} epochs" in a.text  # the text counts the same way
+
+
+# --- On a projector ------------------------------------------------------------------------------------
+
+_PANELS = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")].map(c => {
+  const r = c.getBoundingClientRect();
+  const texts = [...c.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .annotation-text, .legendtext')]
+    .map(e => e.getBoundingClientRect()).filter(b => b.width > 0)
+    .map(b => [b.x, b.y, b.width, b.height]);
+  return {top: r.y, bottom: r.bottom, height: r.height, text: c.innerText || '',
+          words: [...c.querySelectorAll('.annotation-text, .legendtext')].map(e => e.textContent),
+          plots: [...c.querySelectorAll('.nsewdrag')].map(e => e.getBoundingClientRect().height), texts};
+})"""
+
+
+def _first_screen(page, where: str, problems: list) -> list[dict]:
+    """The charts whose top is on the first screen (scrolled to the top): each wholly on it, each plot panel
+    >= 150 px tall, no two of its labels (ticks, axis titles, annotations, legend) on top of each other."""
+    page.evaluate("() => { window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => { if (e.scrollTop) "
+                  "e.scrollTop = 0; }); }")  # the app scrolls in its own container, not the window
+    page.wait_for_timeout(300)
+    shown = [c for c in page.evaluate(_PANELS) if c["height"] > 0 and c["top"] < 768]
+    for i, c in enumerate(shown):
+        if c["bottom"] > 769:
+            problems.append((where, i, "bottom", c["bottom"]))
+        problems += [(where, i, "plot px", round(h)) for h in c["plots"] if h < 150]
+        boxes = c["texts"]
+        for j, (x, y, w, h) in enumerate(boxes):  # a superscript's line box may graze the next label: 8 px slack
+            for x2, y2, w2, h2 in boxes[j + 1:]:
+                if min(x + w, x2 + w2) - max(x, x2) > 2 and min(y + h, y2 + h2) - max(y, y2) > 8:
+                    problems.append((where, i, "labels overlap", (x, y), (x2, y2)))
+    return shown
+
+
+def test_every_first_screen_of_the_tour_reads_on_a_projector(browser, server):
+    """Presentation mode at 1024x768, one session walking the tour with Next: the page's default, each step,
+    each step's reveal after a guess and each Train a step asks for. Every chart on the first screen fits it,
+    with >= 150 px of plot per panel; a reveal writes the verdict's number on its figure; step 5's loss chart
+    ends at the epoch the run stopped; step 6 shows step 4's SGD run beside Adam's."""
+    from nnviz import lessons as Ls
+
+    idle = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+    def settle() -> None:
+        page.wait_for_timeout(400)
+        page.wait_for_selector(idle, timeout=120_000)
+        page.wait_for_timeout(900)  # plotly's layout pass
+        page.wait_for_selector(idle, timeout=120_000)
+
+    def train() -> None:
+        page.locator(".st-key-train button").click()
+        settle()
+        page.wait_for_selector("[data-testid='stAlert']:has-text('Trained'), [data-testid='stAlert']:has-text('blew up')",
+                               timeout=120_000)
+        settle()
+
+    problems: list = []
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page.goto(f"{server.url}/regression?present=true")
+    settle()
+    assert len(_first_screen(page, "default", problems)) == 2  # the loss and the line panels
+    page.goto(f"{server.url}/regression?present=true&tour=1")
+    settle()
+    steps = Ls.TOURS["regression"]
+    for i, step in enumerate(steps, 1):
+        where = f"step {i}"
+        if step.question is not None:
+            form = page.locator(".st-key-question_panel")
+            form.locator("input").fill("1")
+            form.locator("[data-testid='stFormSubmitButton'] button").click()
+            settle()
+            shown = _first_screen(page, where + " revealed", problems)
+            answer = Ls.QUESTIONS[step.question].answer()
+            assert any(answer.shown in " ".join(c["words"]) for c in shown), (where, answer.shown)
+        else:
+            assert len(_first_screen(page, where, problems)) == 2, where
+        if i in (1, 4, 5, 6):  # the steps that say "press Train" (and the first, the default run)
+            train()
+            shown = _first_screen(page, where + " trained", problems)
+            if i == 5:
+                assert "blew up" in page.locator("[data-testid='stAlert']").last.inner_text()
+                ticks = page.locator("[data-testid='stPlotlyChart']").first.locator(".xtick text").all_text_contents()
+                assert ticks[-1] == "8" and len(shown) == 2, ticks  # epochs 0..9, not 0..999
+            if i == 6:
+                assert "earlier: SGD" in shown[0]["words"], shown[0]["words"]
+        if i < len(steps):
+            page.locator(".st-key-tour_next button").click()
+            settle()
+    page.close()
+    assert not problems, problems

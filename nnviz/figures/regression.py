@@ -9,13 +9,14 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from .common import _base
+from .common import ANSWER_HEIGHT, _base
 
 # --- Live linear regression ----------------------------------------------------------------------
 
 TRAIN_COLOUR, TEST_COLOUR, MODEL_COLOUR = "#0072B2", "#E69F00", "#D55E00"
-PANEL_HEIGHT = 340  # px: one panel of a two-panel chart (side by side, or stacked on a phone); in
-# presentation mode 10 % taller, and the training chart must fit a 1024x768 projector's first screen
+PANEL_HEIGHT = 362  # px: one panel of a two-panel chart (side by side, or stacked on a phone); in
+# presentation mode 10 % taller less what a lesson panel above reserves: on a 1024x768 projector the chart
+# must fit the first screen (page default: 346 px from y = 416) with >= 150 px of plot (tour step: 306 px)
 PANEL_TOP = 82  # px: top margin of a training panel, two rows of legend (also at a projector's type size)
 
 
@@ -112,20 +113,46 @@ def _positive(values) -> np.ndarray:
 
 def training_figure(bands: dict, epochs: int, data: tuple, true_line: tuple[float, float],
                     line: tuple[float, float], trained: bool, loss_range: tuple[float, float] | None = None,
-                    points: int = FINAL_POINTS) -> tuple[go.Figure, go.Figure]:
+                    points: int = FINAL_POINTS, earlier: dict | None = None) -> tuple[go.Figure, go.Figure]:
     """The training chart's two panels, as two figures (so that a page can put them in two columns,
     which stack full width on a phone instead of squeezing two plots into one narrow figure).
 
-    First: train and test loss against epoch (log scale); `bands` maps each loss to (epochs, upper,
-    lower) and a loss whose edges differ is drawn as two thin lines, its two phases; the train loss on top.
-    Each line is cut to about `points` points (decimate(): the envelope is kept), sent as typed arrays.
-    `loss_range`: (lo, hi) for the loss axis while there is nothing to draw on it.
+    First: train and test loss against epoch (log scale) over epochs 0 to `epochs` - 1 (the whole run
+    while it trains, the epochs it ran once it stopped); `bands` maps each loss to (epochs, upper,
+    lower) and a loss whose edges differ (two phases) is drawn as a band between them, one legend entry
+    per loss; the train loss on top. Each line is cut to about `points` points (decimate(): the
+    envelope is kept), sent as typed arrays. `loss_range`: (lo, hi) for the loss axis while there is
+    nothing to draw on it. `earlier`: an earlier run on the same data and loss, drawn faint under the
+    others: {"label": legend name, "about": what it was, "band": (epochs, upper, lower) of its train loss}.
     Second: the data, the true line and the model's line (w, b) = `line`, trained or not yet."""
-    return _loss_figure(bands, epochs, loss_range, points), _line_figure(data, true_line, line, trained)
+    return _loss_figure(bands, epochs, loss_range, points, earlier), _line_figure(data, true_line, line, trained)
 
 
-def _loss_figure(bands: dict, epochs: int, loss_range: tuple[float, float] | None, points: int) -> go.Figure:
+def _rgba(colour: str, alpha: float) -> str:
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+EARLIER_COLOUR = "#6b6b6b"  # the earlier run: grey, dotted, under this run's lines
+
+
+def _loss_figure(bands: dict, epochs: int, loss_range: tuple[float, float] | None, points: int,
+                 earlier: dict | None = None) -> go.Figure:
     fig = go.Figure()  # no title: the axes say what it is, and a narrow panel keeps its height for the plot
+    last = max(epochs - 1, 1)
+    if earlier is not None:
+        x, upper, lower = decimate(*earlier["band"], points)
+        keep = x <= last  # the axis spans this run's epochs; the rest of a longer earlier run is cut
+        x, upper, lower = _ints(x[keep]), _positive(upper[keep]), _positive(lower[keep])
+        hover = f"{earlier['about']}: %{{y:.3g}}<extra></extra>"
+        if not np.array_equal(upper, lower, equal_nan=True):
+            fig.add_trace(go.Scatter(x=x, y=lower, name=f"{earlier['label']}, lower", mode="lines", showlegend=False,
+                                     legendgroup="earlier", hovertemplate=hover,
+                                     line=dict(color=EARLIER_COLOUR, width=1.5, dash="dot")))
+        fig.add_trace(go.Scatter(x=x, y=upper, name=earlier["label"], mode="lines", legendgroup="earlier",
+                                 hovertemplate=hover, legendrank=1001,  # last in the legend, though drawn first
+                                 line=dict(color=EARLIER_COLOUR, width=2, dash="dot"),
+                                 opacity=0.8))
     for name, colour in (("test loss", TEST_COLOUR), ("train loss", TRAIN_COLOUR)):  # train drawn last, on top
         x, upper, lower = decimate(*bands.get(name, ([], [], [])), points)
         same = np.array_equal(upper, lower, equal_nan=True)
@@ -134,13 +161,17 @@ def _loss_figure(bands: dict, epochs: int, loss_range: tuple[float, float] | Non
             fig.add_trace(go.Scatter(x=x, y=upper, name=name, mode="lines",
                                      line=dict(color=colour, width=2.5)))
             continue
-        fig.add_trace(go.Scatter(x=x, y=upper, name=name, mode="lines", legendgroup=name,
-                                 line=dict(color=colour, width=1.5),
-                                 hovertemplate=f"{name}, upper phase: %{{y:.3g}}<extra></extra>"))
+        # two phases: one band from the lower to the upper, under one legend entry (its swatch is the band)
         fig.add_trace(go.Scatter(x=x, y=lower, name=f"{name}, lower phase", mode="lines",
-                                 legendgroup=name, showlegend=False, line=dict(color=colour, width=1.5),
+                                 legendgroup=name, showlegend=False, line=dict(color=colour, width=1),
                                  hovertemplate=f"{name}, lower phase: %{{y:.3g}}<extra></extra>"))
-    fig.update_xaxes(title_text="epoch", range=[0, max(epochs - 1, 1)])
+        # told apart by more than colour where the two bands overlap: the test band hatched, the train band solid
+        fill = (dict(fillcolor=_rgba(colour, 0.1), fillpattern=dict(shape="/", fgcolor=colour, size=7, solidity=0.3))
+                if name == "test loss" else dict(fillcolor=_rgba(colour, 0.3)))
+        fig.add_trace(go.Scatter(x=x, y=upper, name=name, mode="lines", legendgroup=name, fill="tonexty",
+                                 line=dict(color=colour, width=1), **fill,
+                                 hovertemplate=f"{name}, upper phase: %{{y:.3g}}<extra></extra>"))
+    fig.update_xaxes(title_text="epoch", range=[0, last])
     fig.update_yaxes(title_text="loss (log scale)", type="log", exponentformat="power")
     if loss_range is not None:
         fig.update_yaxes(range=[math.log10(loss_range[0]), math.log10(loss_range[1])])
@@ -154,7 +185,8 @@ def _panel(fig: go.Figure) -> go.Figure:
     either (the line panel's legend wraps to two in a narrow column), so side by side the two plot
     areas start at the same height."""
     fig = _base(fig, height=PANEL_HEIGHT)
-    fig.update_layout(hovermode="closest", margin_t=PANEL_TOP)
+    # no gap between legend groups (a band's two traces are one group): two rows of legend fit PANEL_TOP
+    fig.update_layout(hovermode="closest", margin_t=PANEL_TOP, margin_b=0, legend_tracegroupgap=0)
     return _lean(fig)
 
 
@@ -261,3 +293,63 @@ def timing_figure(timings: Sequence) -> go.Figure:
     fig.update_xaxes(title_text="time per epoch (µs, lower is faster)", range=[0, 1.3 * top])  # room for the labels
     fig.update_yaxes(automargin=True)
     return _base(fig, height=140 + 50 * len(ok))
+
+
+# --- Reveal figures (nnviz.figures.answers): drawn from a question's Answer only ----------------------
+
+def first_grad_figure(answer) -> go.Figure:
+    """reg-first-grad(-mse): each training point's share of weight.grad after the first loss.backward()
+    (autograd's d loss / d prediction times its x), as bars; their sum, the answer, written on the figure
+    beside the loop's line."""
+    x, share = answer.series["x"], answer.series["share"]
+    fig = go.Figure(go.Bar(x=_f4(x), y=_f4(share), marker_color=MODEL_COLOUR, name="share of weight.grad",
+                           width=0.8 * (max(x) - min(x)) / max(len(x) - 1, 1) if len(x) > 1 else 0.02,
+                           hovertemplate="point at x = %{x:.2f}: adds %{y:.4f} to weight.grad<extra></extra>"))
+    lo, hi = min(0.0, min(share)), max(0.0, max(share))
+    span = (hi - lo) or 1.0
+    fig.update_yaxes(range=[lo - 0.05 * span, hi + 0.75 * span],  # the top: room for the answer's text
+                     title_text="share", zeroline=True, zerolinecolor="#888")
+    fig.update_xaxes(title_text="x of each training point")
+    fig.add_annotation(
+        text=(f"<b>loss.backward()</b>  →  <b>weight.grad = {answer.shown}</b><br>"
+              f"the sum of these {len(x)} bars, each one training point's share ({answer.series['loss']})"),
+        xref="x domain", yref="y domain", x=0.01, y=0.98, xanchor="left", yanchor="top", showarrow=False,
+        align="left", bgcolor="rgba(255,255,255,0.85)")
+    return _answer_layout(fig)
+
+
+def weight_after_figure(answer) -> go.Figure:
+    """reg-weight-after-100: the weight after each epoch of the run (0 epochs: the start), the true weight
+    marked, the lowest point, and the answer written above the last point."""
+    done, weight, true = answer.series["epochs_done"], answer.series["weight"], answer.series["true_weight"]
+    fig = go.Figure(go.Scatter(x=_ints(done), y=_f4(weight), mode="lines", name="weight",
+                               line=dict(color=MODEL_COLOUR, width=3),
+                               hovertemplate="after %{x} epochs: %{y:.4f}<extra></extra>"))
+    fig.add_hline(y=true, line=dict(color="#555", dash="dot", width=2))
+    lo, hi = min(min(weight), true), max(max(weight), true)
+    pad = 0.15 * ((hi - lo) or 1.0)
+    fig.update_yaxes(range=[lo - 2.5 * pad, hi + 2 * pad], title_text="weight")  # room for the labels
+    fig.update_xaxes(title_text="epochs done", range=[-0.01 * done[-1], 1.01 * done[-1]])
+    fig.add_annotation(text=f"true weight {true:g}", x=0.45, xref="x domain", y=true, yref="y", yanchor="bottom",
+                       showarrow=False)
+    low = min(range(len(weight)), key=lambda i: weight[i])
+    if 0 < low < len(weight) - 1:  # a dip before the end
+        fig.add_annotation(text=f"lowest {weight[low]:.4f} after {done[low]} epochs", x=done[low], y=weight[low],
+                           yanchor="top", yshift=-4, showarrow=False)
+    fig.add_annotation(text=f"after {done[-1]} epochs: weight = {answer.shown}", x=done[-1], y=weight[-1],
+                       showarrow=True, arrowhead=2, ax=-4, ay=-58, axref="pixel", ayref="pixel", xanchor="right",
+                       yanchor="bottom", bgcolor="rgba(255,255,255,0.85)")
+    return _answer_layout(fig)
+
+
+def _answer_layout(fig: go.Figure) -> go.Figure:
+    """A reveal figure's layout: ANSWER_HEIGHT, no legend (the text is on the plot), and no top margin to
+    keep for one, so on a projector under the verdict its one panel keeps >= 150 px of plot."""
+    fig = _base(fig, height=ANSWER_HEIGHT)
+    fig.update_layout(showlegend=False, hovermode="closest", margin_t=12)
+    return _lean(fig)
+
+
+# question id -> reveal figure builder (nnviz.figures.answers): the chart that shows its answer
+ANSWER_FIGURES: dict = {"reg-first-grad": first_grad_figure, "reg-first-grad-mse": first_grad_figure,
+                        "reg-weight-after-100": weight_after_figure}
