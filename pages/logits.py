@@ -57,7 +57,7 @@ if why_tab.open:
         points = cache(G.failure_points)(dtype)
         with main:
             marks = {"σ(z) = 1": points["sigmoid_rounds_to_one"], "softmax → 0": points["softmax_underflows"]}
-            show_figure(logit_loss_figure(sweep, marks), key="sweep_chart")
+            show_figure(logit_loss_figure(sweep, marks, side_by_side=presenting()), key="sweep_chart")
             one, ce_grad, ce_inf = (points["sigmoid_rounds_to_one"], points["ce_grad_nonfinite"],
                                     points["softmax_underflows"])
             m = st.columns(3)
@@ -177,7 +177,8 @@ if clf_tab.open:
                 show_figure(region_figure(region, points, box, bool(hist), keys_right=presenting()),
                             key=f"region_{tag}", headline=True)
             with history_chart:
-                show_figure(history_figure(hist, cfg.epochs), key=f"history_{tag}", headline=True)
+                show_figure(history_figure(hist, cfg.epochs, accuracy_panel=not presenting()), key=f"history_{tag}",
+                            headline=True)
             if s is not None:
                 with numbers_row.container(horizontal=True, gap="medium"):
                     for label, v in (("train accuracy", f"{s.train_accuracy:.1%}"),

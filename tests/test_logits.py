@@ -476,3 +476,175 @@ def test_no_global_random_state_is_touched():
 def test_bad_inputs_raise_a_clear_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --- The reveal figures (issue 17): after a guess, the chart that shows the answer ------------------------------
+# Each question's Answer.series against numpy written here, and each figure's marks and text against the same
+# references: the verdict's number written on the figure, at the place the references put it.
+
+from nnviz import lessons as Ls  # noqa: E402
+from nnviz.figures.classification import ANSWER_FIGURES, _log_ticks  # noqa: E402
+from nnviz.figures.common import for_projector  # noqa: E402
+
+
+def _answer(qid: str, **settings):
+    a = Ls.QUESTIONS[qid].answer(settings or None)
+    return a, ANSWER_FIGURES[qid](a)
+
+
+def _texts(fig) -> str:
+    out = [a.text for a in fig.layout.annotations if a.text]
+    out += [str(v) for t in fig.data if getattr(t, "text", None) is not None for v in np.atleast_1d(t.text)]
+    return " | ".join(out)
+
+
+def _vlines(fig) -> list[float]:
+    return sorted({s.x0 for s in fig.layout.shapes if s.type == "line" and s.x0 == s.x1})
+
+
+def _one_panel(fig) -> None:
+    assert {(t.xaxis or "x", t.yaxis or "y") for t in fig.data} == {("x", "y")}
+    assert fig.layout.showlegend is False or fig.layout.legend.y <= 1  # no legend row above the plot
+
+
+def np_bce_naive(z: np.ndarray) -> np.ndarray:
+    """BCELoss(sigmoid(z), 0) as float32 computes it: -max(log(1 - sigmoid(z)), -100) (torch's clamp)."""
+    with np.errstate(divide="ignore"):
+        return -np.maximum(np.log(np.float32(1) - np_sigmoid(z)), np.float32(-100))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bce_reveal_shows_the_clamp_at_50_against_the_exact_loss(dtype):
+    a, fig = _answer("logit-bce-at-50", logit_dtype=dtype)
+    s = a.series
+    z = np.asarray(s["z"], dtype=NP[dtype])
+    assert Ls.BCE_Z in s["z"] and s["z"][0] == 0 and s["z"][-1] > Ls.BCE_Z
+    np.testing.assert_allclose(s["exact"], np.logaddexp(0, z.astype(np.float64)), rtol=1e-12)
+    np.testing.assert_allclose(s["logits"], np.logaddexp(0, z.astype(np.float64)), rtol=1e-6)
+    if dtype == "float32":  # the naive curve is numpy's float32 arithmetic, clamp included
+        np.testing.assert_allclose(s["naive"], np_bce_naive(z), rtol=2e-6, atol=1e-6)
+    # from where sigmoid is 1 in this dtype (53 ln 2 = 36.7 in float64, 24 ln 2 in float32) the loss is 100
+    one = (24 if dtype == "float32" else 53) * math.log(2)
+    naive = np.asarray(s["naive"])
+    assert np.all(naive[z >= one + 1e-3] == 100) and np.all(naive[z < one - 1e-3] < 100)
+    _one_panel(fig)
+    assert _vlines(fig) == [Ls.BCE_Z]
+    text = _texts(fig)
+    assert f"BCELoss(sigmoid(50), 0) = {a.shown}" in text and a.shown == "100"
+    assert "log 0 clamped at -100: gradient 0" in text  # torch's clamp (its docs) and the naive gradient
+    assert "gradient 1;" in text  # the exact gradient sigma(50) = 1 to 4 digits
+    assert f"log(1 + e^50): {np.logaddexp(0, 50.0):.4g}" in text
+    marks = [t for t in fig.data if t.mode == "markers"][0]
+    assert list(marks.x) == [50, 50] and list(marks.y) == pytest.approx([100, np.logaddexp(0, 50.0)])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_reveal_drops_to_zero_at_the_answer_in_steps_of_epsilon(dtype):
+    a, fig = _answer("logit-sigmoid-rounds-to-one", logit_dtype=dtype)
+    s = a.series
+    z = np.asarray(s["z"], dtype=NP[dtype])
+    gap = np.asarray(s["gap"])
+    # numpy's own sigmoid in the dtype: the gap is 0 exactly where it is 1, and 1 - sigmoid elsewhere
+    ref = (NP[dtype](1) - np_sigmoid(z)).astype(np.float64)
+    np.testing.assert_array_equal(gap == 0, ref == 0)
+    np.testing.assert_allclose(gap, ref, rtol=0, atol=np.finfo(NP[dtype]).eps / 2)
+    np.testing.assert_allclose(s["exact_gap"], expit(-z.astype(np.float64)), rtol=1e-12)
+    one = (24 if dtype == "float32" else 53) * math.log(2)  # e^-z = 2^-24 (2^-53): half an ulp of 1
+    assert a.value == pytest.approx(one, abs=1e-5)
+    assert np.all(gap[z >= a.value] == 0) and np.all(gap[z < a.value] > 0)
+    assert s["last_nonzero_z"] == float(np.nextafter(NP[dtype](a.value), NP[dtype](0)))
+    # sigmoid = 1 / (1 + e^-z) and 1 + e^-z is rounded to the dtype's numbers above 1, eps apart: near the end the
+    # gap is a whole number of eps (k eps while (k eps)^2 is under half the spacing eps/2 below 1), down to eps itself
+    eps = float(np.finfo(NP[dtype]).eps)
+    steps = gap[(gap > 0) & (gap < 500 * eps)]
+    assert len(steps) > 5 and steps.min() == eps and np.all(np.round(steps / eps) * eps == steps)
+    _one_panel(fig)
+    assert fig.layout.yaxis.type == "log" and _vlines(fig) == [pytest.approx(a.value)]
+    text = _texts(fig)
+    assert f"from z = {a.shown}:" in text and a.shown == f"{one:.6g}"
+    assert f"{dtype}: steps of {eps:.3g}" in text
+    # the drop: the dtype's line goes from its last non-zero value down to the axis floor at the answer's z
+    drop = fig.data[2]
+    assert list(drop.x[:3]) == [s["last_nonzero_z"], a.value, a.value]
+    assert drop.y[2] == 10 ** fig.layout.yaxis.range[0] < min(s["exact_gap"])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_reveal_marks_where_the_loss_becomes_inf(dtype):
+    a, fig = _answer("logit-softmax-underflow", logit_dtype=dtype)
+    s = a.series
+    z = np.asarray(s["z"], dtype=NP[dtype])
+    # e^-z below half the smallest subnormal: 150 ln 2 in float32, 1075 ln 2 in float64
+    edge = (150 if dtype == "float32" else 1075) * math.log(2)
+    assert a.value == pytest.approx(edge, rel=1e-4)
+    inf = np.array([v is None for v in s["naive"]])
+    np.testing.assert_array_equal(inf, z >= a.value)
+    np.testing.assert_allclose(np.asarray(s["logits"], dtype=float), np.logaddexp(0, z.astype(np.float64)), rtol=1e-6)
+    finite = ~inf & (z < 0.8 * edge)  # well before the underflow the naive form is accurate too
+    np.testing.assert_allclose(np.asarray(s["naive"], dtype=object)[finite].astype(float),
+                               np.logaddexp(0, z[finite].astype(np.float64)), rtol=1e-5, atol=1e-6)
+    _one_panel(fig)
+    assert _vlines(fig) == [pytest.approx(a.value)]
+    text = _texts(fig)
+    assert f"from z = {a.shown}:" in text and "−log 0 = inf" in text
+    top = fig.data[3]  # the inf, along the top edge: exactly the z where the loss is inf
+    assert list(top.x) == list(z[inf].astype(float)) and set(top.y) == {fig.layout.yaxis.range[1]}
+
+
+@pytest.mark.parametrize("logits,target", [("2, 1, 0.1", "0"), ("0.5, 3, -1, 2", "2"), ("-4, 4, 0", "1")])
+def test_ce_gradient_reveal_bars_are_p_minus_onehot(logits, target):
+    a, fig = _answer("logit-ce-gradient", logits=logits, target=target)
+    z = np.array([float(v) for v in logits.split(",")])
+    t = int(target)
+    ref = np_softmax(z) - np.eye(len(z))[t]
+    bars = fig.data[0]
+    np.testing.assert_allclose(bars.y, ref, atol=1e-12)
+    assert list(bars.text) == [f"{v:.3g}" for v in ref]  # each bar labelled; the true class's as the verdict prints it
+    assert bars.text[t] == a.shown == f"{ref[t]:.3g}"
+    assert bars.x[t] == f"class {t} (true)"
+    note = [x for x in fig.layout.annotations if "p − 1" in x.text][0]
+    assert note.x == bars.x[t] and f"p = {np_softmax(z)[t]:.3g}" in note.text and a.shown in note.text
+    _one_panel(fig)
+
+
+def test_mse_reveal_marks_the_peak_near_ln2():
+    a, fig = _answer("logit-mse-sigmoid-peak")
+    s = a.series
+    z = np.asarray(s["z"])
+    sg = expit(z)
+    np.testing.assert_allclose(s["mse_grad"], 2 * sg ** 2 * (1 - sg), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(s["ce_grad"], sg, rtol=1e-12)
+    # 2 s^2 (1 - s) is largest at s = 2/3, z = ln 2: the grid's peak is the grid point nearest it
+    assert abs(s["peak_z"] - math.log(2)) <= (z[1] - z[0]) / 2 + 1e-12
+    assert s["peak"] == pytest.approx(8 / 27, rel=1e-4)
+    assert s["slow_from_z"] == pytest.approx(z[(z > s["peak_z"]) & (2 * sg * (1 - sg) < 0.01)][0])
+    _one_panel(fig)
+    assert _vlines(fig) == [pytest.approx(s["peak_z"])]
+    text = _texts(fig)
+    assert f"z = {a.shown} ({8 / 27:.3g})" in text and a.shown == "0.7"
+    assert fig.layout.shapes[0].x0 == s["slow_from_z"]  # the shaded band starts where MSE's is below 1%
+
+
+@pytest.mark.parametrize("qid", [q.id for q in Ls.for_page("logits")])
+def test_reveal_figures_keep_their_text_inside_the_plot_on_a_projector(qid):
+    """One panel and no legend row above it (each would cost the short projector figure its plot area); every
+    annotation anchored inside the plot (none hangs off an edge a phone would cut)."""
+    _, fig = _answer(qid)
+    p = for_projector(fig)
+    assert p.layout.height <= 520 and p.layout.margin.t <= 12
+    for note in p.layout.annotations:
+        for ref, v in ((note.xref, note.x), (note.yref, note.y)):
+            if ref and ref.endswith("domain"):
+                assert 0 <= v <= 1, (qid, note.text)
+
+
+@pytest.mark.parametrize("lo,hi", [(0.69, 0.74), (0.0123, 0.087), (0.5, 0.52), (0.6931, 0.6935), (1.2, 9.9)])
+def test_log_ticks_are_few_round_and_inside(lo, hi):
+    ticks = _log_ticks(lo, hi)
+    assert 1 <= len(ticks) <= 4 and all(lo <= t <= hi for t in ticks)
+    step = np.diff(ticks)
+    assert len(ticks) == 1 or np.allclose(step, step[0])
+    # a round step: 1, 2 or 5 times a power of ten
+    if len(ticks) > 1:
+        mant = step[0] / 10 ** math.floor(math.log10(step[0]))
+        assert min(abs(mant - m) for m in (1, 2, 5)) < 1e-9

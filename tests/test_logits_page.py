@@ -426,3 +426,53 @@ def test_a_link_with_default_classifier_values_keeps_its_tab_through_train(app, 
     assert any("Trained 300 epochs" in s.value for s in at.success)
     at.run()
     assert any("Trained 300 epochs" in s.value for s in at.success)
+
+
+# === The projector: fewer, taller panels (issue 17) =================================================
+
+def test_projector_puts_loss_and_gradient_side_by_side_with_the_same_curves(app):
+    """On a 1024x768 projector two stacked panels were 50 px strips: presented, the loss and dL/dz sit side by
+    side, each the figure's full height, with the same curves, marks and shading keys as the normal view."""
+    normal, present = figure(app(PAGE), 0), figure(app(PAGE, present="true"), 0)
+    lay = present["layout"]
+    assert lay["yaxis"]["domain"] == lay["yaxis2"]["domain"] == [0, 1]  # each panel the full height
+    assert lay["xaxis"]["domain"][1] < lay["xaxis2"]["domain"][0]  # beside each other, not on top
+    assert normal["layout"]["yaxis"]["domain"][0] > normal["layout"]["yaxis2"]["domain"][1]  # the normal view: stacked
+    assert lay["yaxis"]["title"]["text"] == "loss" and lay["yaxis2"]["title"]["text"] == "dL/dz (autograd)"
+
+    def curves(fig: dict) -> list:
+        return [(t.get("xaxis", "x"), t.get("yaxis", "y"), _array(t["y"]).tolist()) for t in fig["data"]
+                if t.get("mode") == "lines" and t.get("fill") is None]
+
+    def same(a: list, b: list) -> bool:
+        return len(a) == len(b) and all(np.array_equal(np.asarray(x, dtype=float), np.asarray(y, dtype=float),
+                                                       equal_nan=True) for (_, _, x), (_, _, y) in zip(a, b))
+
+    assert same(curves(present), curves(normal)) and len(curves(present)) == 10  # 5 forms x loss and dL/dz
+    assert {(x, y) for x, y, _ in curves(present)} == {("x", "y"), ("x2", "y2")}
+    assert _vlines(present) == pytest.approx([FAILS["float32"][0], FAILS["float32"][2]], abs=1e-3)
+    for z in _vlines(present):  # a mark in each panel
+        assert {s["xref"] for s in lay["shapes"] if s["x0"] == z} == {"x", "x2"}
+    legend = [t["name"] for t in present["data"] if t.get("showlegend", True)]
+    assert legend == ["BCELoss(sigmoid) wrong", "-log softmax: inf or nan", "exact (float64)", "BCEWithLogitsLoss",
+                      "CrossEntropyLoss", "BCELoss(sigmoid)", "−log softmax"]
+    labels = {a["text"]: a["xref"] for a in lay["annotations"]}
+    assert labels == {"σ(z) = 1": "x2", "softmax → 0": "x2"}  # the marks' labels in the gradient panel
+
+
+def test_projector_history_is_one_panel_with_the_accuracies_in_its_legend(app):
+    at = app(PAGE, present="true", part=CLF, data="xor", hidden="8", clf_act="tanh", clf_epochs="60")
+    before = figure(at, 1)
+    assert "yaxis2" not in before["layout"] and [t["name"] for t in before["data"]] == ["train", "test"]
+    at.button(key="train_clf").click().run()
+    assert not at.exception
+    fig, m = figure(at, 1), _metrics(at)
+    assert "yaxis2" not in fig["layout"] and {t.get("yaxis", "y") for t in fig["data"]} == {"y"}
+    assert [t["name"] for t in fig["data"]] == [f"train {m['train accuracy']}", f"test {m['test accuracy']}"]
+    assert fig["layout"]["legend"]["title"]["text"] == "accuracy:"
+    # the loss curve is the run's: its last point is the metric's test loss
+    assert f"{float(_array(fig['data'][1]['y'])[-1]):.4g}" == m["test loss"]
+    # the normal view keeps its accuracy panel
+    at = app(PAGE, part=CLF, data="xor", hidden="8", clf_act="tanh", clf_epochs="60")
+    at.button(key="train_clf").click().run()
+    assert figure(at, 1)["layout"]["yaxis2"]["title"]["text"] == "accuracy"
