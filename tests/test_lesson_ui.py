@@ -4,6 +4,7 @@ link reopens the same view. Expected answers come from nnviz.lessons (tested aga
 references in tests/test_lessons.py), never written here."""
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -434,3 +435,23 @@ def test_a_guess_after_the_figure_was_on_screen_says_so(app):
     typed = _far(q, q.answer().value)
     _verdict_shown(_commit(at, q, typed), q, typed)
     assert note in [c.value for c in at.caption]
+
+
+def test_a_presented_step_keeps_its_text_after_a_guess_and_the_reveal_figure_leads(app):
+    """Presentation mode: an answered step folds its text into a "Step text" panel (still there to read), and
+    the first chart on the page is the reveal figure, with the answer written on it; no chart has plotly's
+    toolbar (it covered legends on a phone and took 8 Tab stops per chart)."""
+    page, i = next((p, i) for p, steps in Ls.TOURS.items() for i, s in enumerate(steps, 1)
+                   if s.question and Q[s.question].kind == "number")
+    step = Ls.TOURS[page][i - 1]
+    q = Q[step.question]
+    at = _commit(app(PATH[page], tour=str(i), present="true"), q, _far(q, q.answer().value))
+    _no_exception(at)
+    assert "Step text" in [e.label for e in at.expander], [e.label for e in at.expander]
+    assert any(step.text == m for m in _markdown(at)), "the step's text is gone after the guess"
+    charts = at.get("plotly_chart")
+    first = json.loads(charts[0].proto.spec)
+    written = " ".join(a.get("text", "") for a in first["layout"].get("annotations", []))
+    assert q.answer().shown in written, (q.id, written)
+    for c in charts:
+        assert json.loads(c.proto.config).get("displayModeBar") is False, c.proto.config
