@@ -4,7 +4,11 @@ import streamlit as st
 from nnviz.runtime import setup_torch_threads
 from nnviz.ui import frame
 from nnviz.ui.catalog import PAGES
+from nnviz.ui.runlog import log_run
 
+# with NNVIZ_RUN_LOG=PATH set, every script run appends "start ..." when it begins and "end ..." when it completes
+# (a run interrupted by a rerun or a stop, or ended by st.stop(), has no end line): nnviz.ui.runlog
+log_run("start")
 setup_torch_threads()  # once per process (NNVIZ_TORCH_THREADS, default 1); a rerun changes nothing
 
 st.set_page_config(page_title="nnviz: how a neural network computes and learns", page_icon="🧠",
@@ -17,3 +21,4 @@ page = st.navigation([home] + [st.Page(p.path, title=p.nav, icon=p.icon) for p i
                      position="top")
 frame(page.url_path)
 page.run()
+log_run("end")

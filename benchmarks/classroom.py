@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.cookies
 import os
 import random
 import resource
@@ -39,22 +38,18 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
-import websockets  # noqa: E402  (a Streamlit dependency)
 from browser import CHROMIUM_ARGS, Server, chromium_path, free_port  # noqa: E402
-from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
-from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
+from nnviz.ui.protocol import Client, Run  # noqa: E402,F401  (the protocol client the app's warm-up uses too)
 
 EXPECTED = ("0.6968", "0.3025")  # the default regression Train's weight / bias (L1, SGD, 1000 epochs)
 HEAVY = "act=mish&act=gelu&act=selu&act=sigmoid&width=128&norm=batchnorm&residual=true&dtype=float64"
-FINISHED_EARLY_FOR_RERUN = 2  # ForwardMsg.ScriptFinishedStatus: the run goes on (a cold server's first run)
 
 
 @dataclass(frozen=True)
@@ -76,148 +71,6 @@ LINKS = (
     Link("vanishing", HEAVY, "depth", ("double_array_value", [20.0])),
     Link("regression", "epochs=1000&lr=0.01", "present", ("bool_value", True)),
 )
-
-
-@dataclass
-class Run:
-    """What one rerun (or first open) sent back, until its script finished."""
-    seconds: float = 0.0
-    bytes: int = 0
-    frames: int = 0
-    charts: int = 0  # plotly_chart elements received (chart redraws)
-    status: int | None = None
-    screen: dict = field(default_factory=dict)  # delta path -> (element type, element): the final screen
-    exceptions: list = field(default_factory=list)
-
-    def of(self, kind: str) -> list:
-        """The elements of one type in the main area (delta path 0; 1 is the sidebar), in order."""
-        return [el for path, (k, el) in sorted(self.screen.items()) if k == kind and path[0] == 0]
-
-    def metrics(self) -> dict[str, str]:
-        return {m.label: m.body for m in self.of("metric")}
-
-    def view(self) -> tuple[str, int, dict[str, str]]:
-        """What --validate compares with Chromium: the title, the number of charts, the metrics."""
-        return self.title(), len(self.of("plotly_chart")), self.metrics()
-
-    def title(self) -> str:
-        return next((h.body for h in self.of("heading") if h.tag == "h1"), "")
-
-
-class Client:
-    """One browser tab, as the server sees it: a websocket session speaking Streamlit's protobuf."""
-
-    def __init__(self, base: str, deadline: float) -> None:
-        self.base, self.deadline = base, deadline
-        self.ws = None
-        self.cookie = ""
-        self.query = ""  # the URL's query string as the browser keeps it (page_info_changed)
-        self.page_hash = ""  # the page shown (navigation.page_script_hash)
-        self.pages: dict[str, str] = {}  # url path -> page script hash
-        self.widgets: dict[str, str] = {}  # widget key -> widget id (from the elements' `id`)
-        self.states: dict[str, WidgetState] = {}  # widget id -> the value this tab has set
-
-    async def open(self, page: str, query: str) -> Run:
-        """GET the deep link (nginx's affinity cookie, as a browser), connect, run the page."""
-        t0 = time.perf_counter()
-        url = f"{self.base}/{page}" + (f"?{query}" if query else "")
-        await asyncio.to_thread(self._get, url)
-        headers = {"Cookie": self.cookie} if self.cookie else None
-        self.ws = await asyncio.wait_for(
-            websockets.connect(self.base.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
-                               max_size=None, additional_headers=headers, open_timeout=None),
-            self._left())
-        self.query = query
-        run = await self.rerun(page_name=page)
-        run.seconds = time.perf_counter() - t0
-        return run
-
-    def _get(self, url: str) -> None:
-        with urllib.request.urlopen(url, timeout=max(1.0, self._left())) as r:
-            r.read()
-            for value in r.headers.get_all("Set-Cookie") or []:
-                c = http.cookies.SimpleCookie(value)
-                if "nnviz_affinity" in c:
-                    self.cookie = f"nnviz_affinity={c['nnviz_affinity'].value}"
-
-    def _left(self) -> float:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the benchmark's --timeout ran out")
-        return left
-
-    async def change(self, key: str, value: tuple) -> Run:
-        """Move one control: the widget's new value, with every value this tab set before."""
-        state = WidgetState(id=self.widgets[key])
-        kind, v = value
-        if isinstance(v, list):
-            getattr(state, kind).data.extend(v)
-        else:
-            setattr(state, kind, v)
-        self.states[state.id] = state
-        return await self.rerun()
-
-    async def press(self, key: str) -> Run:
-        """A button: a trigger value sent once (the browser resets it after the run)."""
-        return await self.rerun(triggers=[WidgetState(id=self.widgets[key], trigger_value=True)])
-
-    async def switch(self, page: str) -> Run:
-        """The navigation's link to another page: its script hash, no query string."""
-        self.query = ""
-        return await self.rerun(page_hash=self.pages[page])
-
-    async def rerun(self, page_name: str = "", page_hash: str | None = None, triggers=()) -> Run:
-        msg = BackMsg()
-        rs = msg.rerun_script
-        rs.query_string = self.query
-        if page_name:
-            rs.page_name = page_name
-        rs.page_script_hash = self.page_hash if page_hash is None else page_hash
-        rs.widget_states.widgets.extend(list(self.states.values()) + list(triggers))
-        t0 = time.perf_counter()
-        await self.ws.send(msg.SerializeToString())
-        run = Run()
-        while True:
-            data = await asyncio.wait_for(self.ws.recv(), self._left())
-            run.bytes += len(data)
-            run.frames += 1
-            fm = ForwardMsg()
-            fm.ParseFromString(data)
-            kind = fm.WhichOneof("type")
-            if kind == "delta":
-                self._delta(fm, run)
-            elif kind == "page_info_changed":
-                self.query = fm.page_info_changed.query_string
-            elif kind == "navigation":
-                self.page_hash = fm.navigation.page_script_hash
-                self.pages = {p.url_pathname: p.page_script_hash for p in fm.navigation.app_pages}
-            elif kind == "new_session":
-                self.page_hash = fm.new_session.page_script_hash or self.page_hash
-            elif kind == "script_finished" and fm.script_finished != FINISHED_EARLY_FOR_RERUN:
-                run.status = fm.script_finished
-                run.seconds = time.perf_counter() - t0
-                return run
-
-    def _delta(self, fm: ForwardMsg, run: Run) -> None:
-        path = tuple(fm.metadata.delta_path)
-        for p in [p for p in run.screen if p[:len(path)] == path]:
-            del run.screen[p]  # a new element or block at a path replaces what was there
-        if fm.delta.WhichOneof("type") != "new_element":
-            return
-        kind = fm.delta.new_element.WhichOneof("type")
-        el = getattr(fm.delta.new_element, kind)
-        run.screen[path] = (kind, el)
-        wid = getattr(el, "id", "")
-        if isinstance(wid, str) and wid.startswith("$$ID-") and wid.count("-") >= 2:
-            self.widgets[wid.split("-", 2)[2]] = wid
-        if kind == "plotly_chart":
-            run.charts += 1
-        elif kind == "exception":
-            run.exceptions.append(f"{el.type}: {el.message}"[:200])
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
 
 
 @dataclass
@@ -381,7 +234,8 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))]
 
 
-async def classroom(args, base: str, deadline: float) -> tuple[list[Student], asyncio.Event]:
+async def classroom(args, base: str, deadline: float, on_go=None) -> tuple[list[Student], asyncio.Event]:
+    """The class; on_go() is called once every student is ready, before the Trains (the end of the page phase)."""
     rng = random.Random(args.seed)
     students = [Student(LINKS[i % len(LINKS)]) for i in range(args.students)]
     rng.shuffle(students)
@@ -391,6 +245,8 @@ async def classroom(args, base: str, deadline: float) -> tuple[list[Student], as
     def ready(ok: bool) -> None:  # the teacher says "Train!" once every student is ready (or gone)
         waiting[0] -= 1
         if waiting[0] == 0:
+            if on_go is not None:
+                on_go()
             asyncio.get_running_loop().call_later(0.5, go.set)
 
     tasks = [student(s, base, deadline, random.Random(rng.random()), args.spread, args.think, ready, go)
@@ -471,6 +327,250 @@ def browser_screen(page) -> tuple[str, int, dict[str, str]]:
     return title, charts, metrics
 
 
+# --- --flood: one student holds an arrow key on a slider; another opens a page on the same process ---------------
+
+from nnviz.ui.protocol import FINISHED_EARLY_FOR_RERUN  # noqa: E402
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
+
+FLOOD_HZ = 20.0  # control changes a second: a held arrow key on a slider
+VICTIM = ("activations", "")  # the other student's page open: a light page, timed alone and during the flood
+ALL_LOSSES = "loss=l1&loss=mse&loss=huber&loss=smooth_l1"
+
+
+def triangle(lo: float, hi: float, step: float, start: float, n: int) -> list[float]:
+    """n values a held arrow key gives from `start`: one step at a time up to hi, back down to lo, and so on."""
+    out, v, d = [], start, step
+    for _ in range(n):
+        if not lo - 1e-9 <= v + d <= hi + 1e-9:
+            d = -d
+        v = round(v + d, 6)
+        out.append(v)
+    return out
+
+
+@dataclass(frozen=True)
+class Flood:
+    """What the flooding student does: open `page?query`, then change `key` along a held arrow key's values
+    (lo, hi, step, start) FLOOD_HZ times a second, or (key "") press the button `press` that often."""
+    name: str
+    page: str
+    query: str
+    key: str = ""
+    walk: tuple = ()  # (lo, hi, step, start)
+    press: str = ""
+
+
+FLOODS = (
+    Flood("vanishing (default)", "vanishing", "", "depth", (1, 50, 1, 30)),
+    Flood("vanishing (heaviest)", "vanishing", HEAVY, "depth", (1, 50, 1, 30)),
+    Flood("losses (all four)", "losses", ALL_LOSSES, "noise", (0.0, 3.0, 0.1, 0.2)),
+    Flood("regression Devices button", "regression", "", press="compare"),
+)
+
+
+class FloodClient(Client):
+    """A tab that sends rerun requests without waiting for their runs (as a browser does on every widget
+    change) while a reader task collects the runs that finish. Built on the benchmark's Client: the same
+    messages, the same screen."""
+
+    async def send(self, triggers=()) -> None:
+        msg = BackMsg()
+        rs = msg.rerun_script
+        rs.query_string = self.query
+        rs.page_script_hash = self.page_hash
+        rs.widget_states.widgets.extend(list(self.states.values()) + list(triggers))
+        await self.ws.send(msg.SerializeToString())
+
+    def click(self, key: str) -> WidgetState:
+        return WidgetState(id=self.widgets[key], trigger_value=True)
+
+    async def finish(self, until=None) -> Run:
+        """Read until a script run finishes (not one stopped early for a rerun), or until `until(run)` holds
+        after an element arrives (run.status then stays None); nothing is sent."""
+        run, t0 = Run(), time.perf_counter()
+        while True:
+            data = await asyncio.wait_for(self.ws.recv(), self._left())
+            run.bytes += len(data)
+            run.frames += 1
+            fm = ForwardMsg()
+            fm.ParseFromString(data)
+            kind = fm.WhichOneof("type")
+            if kind == "delta":
+                self._delta(fm, run)
+                if until is not None and until(run):
+                    return run
+            elif kind == "page_info_changed":
+                self.query = fm.page_info_changed.query_string
+            elif kind == "script_finished" and fm.script_finished != FINISHED_EARLY_FOR_RERUN:
+                run.status, run.seconds = fm.script_finished, time.perf_counter() - t0
+                return run
+
+
+def run_log_counts(path: Path) -> dict[str, dict[str, int]]:
+    """app.py's NNVIZ_RUN_LOG: {event: {session: count}} ("start", "end"; "timing" under session "-")."""
+    out: dict[str, dict[str, int]] = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        parts = line.split()
+        if len(parts) == 3:
+            out.setdefault(parts[0], {}).setdefault(parts[1], 0)
+            out[parts[0]][parts[1]] += 1
+    return out
+
+
+@dataclass
+class FloodResult:
+    name: str
+    baseline: list[float]  # the victim's opens alone (s)
+    during: list[float]  # the victim's opens during the flood (s); inf: did not finish within the cap
+    sent: int = 0  # the flooder's control changes
+    settled: float = float("nan")  # from the flooder's last change until its last run finished (s)
+    started: int = 0  # script runs the flooder's session started (app.py's run log)
+    completed: int = 0  # of them, those that ran to the end
+    timings: int = 0  # Devices timings computed (the regression page's cached function)
+    cpu: float = 0.0  # the server's CPU seconds from the flood's start until the flooder's last run finished
+    errors: list[str] = field(default_factory=list)
+
+
+async def victim_open(base: str, deadline: float) -> float:
+    c = Client(base, deadline)
+    try:
+        run = await c.open(*VICTIM)
+        if run.status != 0 or run.exceptions:
+            raise RuntimeError(f"victim's run: status {run.status}, {run.exceptions[:1]}")
+        return run.seconds
+    finally:
+        try:
+            await asyncio.wait_for(c.close(), 5)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+async def flood_scenario(f: Flood, base: str, pid: int, log: Path, seconds: float, cap: float) -> FloodResult:
+    """Alone: the victim opens VICTIM (a warm-up, then 3 timed). Then the flooder changes its control FLOOD_HZ
+    times a second for `seconds` while the victim opens VICTIM again and again (a new tab each time, the
+    first 1 s into the flood); each open is cut at `cap` seconds (reported as inf). Bounded in time."""
+    deadline = time.monotonic() + 2 * seconds + 3 * cap + 120
+    flooder = FloodClient(base, deadline)
+    res = FloodResult(f.name, [], [])
+    try:
+        await flooder.open(f.page, f.query)
+        await victim_open(base, deadline)  # warm-up: the victim page's first run on this process
+        res.baseline = [await victim_open(base, deadline) for _ in range(3)]
+        before = run_log_counts(log)
+        cpu0 = cpu_s(pid)
+        values = triangle(*f.walk, int(seconds * FLOOD_HZ)) if f.key else []
+        last_sent = [0.0]
+        finished: list[tuple[float, Run]] = []
+
+        async def reader() -> None:
+            while True:
+                run = await flooder.finish()
+                finished.append((time.perf_counter(), run))
+                res.errors.extend(f"flooder: {e}" for e in run.exceptions)
+
+        async def flood() -> None:
+            t0 = time.perf_counter()
+            for i in range(int(seconds * FLOOD_HZ)):
+                await asyncio.sleep(max(0.0, t0 + i / FLOOD_HZ - time.perf_counter()))
+                if f.key:
+                    flooder.set(f.key, ("double_array_value", [values[i]]))
+                    await flooder.send()
+                else:
+                    await flooder.send([flooder.click(f.press)])
+                res.sent += 1
+            last_sent[0] = time.perf_counter()
+
+        async def victim() -> None:
+            await asyncio.sleep(1.0)
+            while not last_sent[0]:
+                try:
+                    res.during.append(await asyncio.wait_for(victim_open(base, deadline), cap))
+                except asyncio.TimeoutError:
+                    res.during.append(float("inf"))
+                    return
+
+        read = asyncio.create_task(reader())
+        await asyncio.gather(flood(), victim())
+        # the flooder's last run: the last one to finish after its last change, once 2 s pass with no other
+        # (the slider's value is not in the messages: the browser writes a bound control to its URL itself)
+        settle_by = time.monotonic() + cap
+        while time.monotonic() < settle_by and not read.done():
+            done = [t for t, _ in finished if t > last_sent[0]]
+            if done and time.perf_counter() - done[-1] > 2.0:
+                res.settled = done[-1] - last_sent[0]
+                break
+            await asyncio.sleep(0.05)
+        else:
+            why = repr(read.exception())[:120] if read.done() else "no run finished"
+            res.errors.append(f"the flooder's last run did not finish within {cap:g} s of its last change ({why})")
+        read.cancel()
+        res.cpu = cpu_s(pid) - cpu0
+        after = run_log_counts(log)
+        mine = max(after.get("start", {}), key=lambda s: after["start"][s] - before.get("start", {}).get(s, 0))
+        res.started = after["start"][mine] - before.get("start", {}).get(mine, 0)
+        res.completed = after.get("end", {}).get(mine, 0) - before.get("end", {}).get(mine, 0)
+        res.timings = after.get("timing", {}).get("-", 0) - before.get("timing", {}).get("-", 0)
+    except Exception as e:  # noqa: BLE001
+        res.errors.append(f"{type(e).__name__}: {e}"[:200])
+    finally:
+        try:
+            await asyncio.wait_for(flooder.close(), 5)
+        except Exception:  # noqa: BLE001
+            pass
+    return res
+
+
+def flood_main(args) -> int:
+    """--flood: each scenario on a freshly started single app process, for each runner.fastReruns asked for."""
+    settings = {"both": ("true", "false"), "true": ("true",), "false": ("false",)}[args.fast_reruns]
+    chosen = [f for f in FLOODS if not args.only or any(o in f.name for o in args.only.split(","))]
+    rows: list[tuple[str, FloodResult]] = []
+    t_start = time.monotonic()
+    for fast in settings:
+        for f in chosen:
+            with tempfile.TemporaryDirectory(prefix="nnviz-flood.") as tmp:
+                log = Path(tmp) / "runs.log"
+                env = {"NNVIZ_RUN_LOG": str(log), "STREAMLIT_RUNNER_FAST_RERUNS": fast, "NNVIZ_WARM": "0"}
+                saved = {k: os.environ.get(k) for k in env}
+                os.environ.update(env)  # tests/browser.py's Server passes its environment on
+                try:
+                    server = Server()
+                finally:
+                    for k, v in saved.items():
+                        if v is None:
+                            os.environ.pop(k, None)
+                        else:
+                            os.environ[k] = v
+                try:
+                    res = asyncio.run(flood_scenario(f, server.url, server.proc.pid, log, args.flood, args.cap))
+                finally:
+                    server.stop()
+            rows.append((fast, res))
+            print(f"  done: fastReruns={fast}, {f.name}", flush=True)
+
+    print(f"\nflood: one student sends {FLOOD_HZ:g} changes a second for {args.flood:g} s on one app process; "
+          f"another opens /{VICTIM[0]} (a new tab each time, alone first, then again and again during the "
+          f"flood, each open cut at {args.cap:g} s); {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+    print(f"{'fastReruns':10s} {'flooded page':28s} {'victim alone':>12s} {'during: median':>15s} {'max':>8s} "
+          f"{'ratio (max)':>12s} {'sent':>5s} {'runs started':>12s} {'completed':>9s} {'settled s':>9s} "
+          f"{'CPU s/change':>12s}" + ("  timings" if any(r.timings for _, r in rows) else ""))
+    ok = True
+    for fast, r in rows:
+        base = statistics.median(r.baseline) if r.baseline else float("nan")
+        med = statistics.median(r.during) if r.during else float("nan")
+        worst = max(r.during) if r.during else float("nan")
+        print(f"{fast:10s} {r.name:28s} {base:12.2f} {med:15.2f} {worst:8.2f} {worst / base:11.1f}x "
+              f"{r.sent:5d} {r.started:12d} {r.completed:9d} {r.settled:9.2f} {r.cpu / max(r.sent, 1):12.3f}"
+              + (f"  {r.timings}" if any(x.timings for _, x in rows) else ""))
+        for e in r.errors[:3]:
+            print(f"    error: {e}")
+        ok &= not r.errors
+    print(f"flood benchmark took {time.monotonic() - t_start:.0f} s")
+    return 0 if ok else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--students", type=int, default=30)
@@ -481,7 +581,15 @@ def main() -> int:
     ap.add_argument("--solo", type=int, default=3, help="timed solo Trains (after a warm-up one)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--validate", action="store_true", help="afterwards, compare with Chromium")
+    ap.add_argument("--flood", type=float, nargs="?", const=30.0, default=None, metavar="SECONDS",
+                    help="instead of the class: the flood scenarios, each flooding this long (default 30 s)")
+    ap.add_argument("--fast-reruns", choices=("both", "true", "false"), default="both",
+                    help="--flood: runner.fastReruns for the server (both: side by side, the old setting first)")
+    ap.add_argument("--only", default="", help="--flood: comma-separated parts of scenario names (e.g. losses,Devices)")
+    ap.add_argument("--cap", type=float, default=120.0, help="--flood: seconds a victim's open may take, then cut")
     args = ap.parse_args()
+    if args.flood is not None:
+        return flood_main(args)
     cores = os.cpu_count() or 1
 
     t_start = time.monotonic()
@@ -502,7 +610,9 @@ def main() -> int:
         cpu0 = {p: cpu_s(p) for p in pids}
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
-        students, go = asyncio.run(classroom(args, server.url, deadline))
+        cpu_go: dict[int, float] = {}  # the server's CPU when every student is ready: opens, changes, switches done
+        students, go = asyncio.run(classroom(args, server.url, deadline,
+                                             on_go=lambda: cpu_go.update({p: cpu_s(p) for p in pids})))
         wall = time.perf_counter() - t0
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu1 = {p: cpu_s(p) for p in pids}
@@ -554,6 +664,12 @@ def main() -> int:
         print(f"per Train over the websocket: {statistics.median(kb):.0f} KB median, {max(kb):.0f} KB max; "
               f"chart redraws {statistics.median(charts):.0f} median, {max(charts)} max; "
               f"{statistics.median(s.train.frames for s in trained):.0f} messages median")
+    actions = sum(1 for s in students for a in ("open", "control", "switch") if a in s.times)
+    if cpu_go and actions:  # page work only: every student's open, control change and page switch, before the Trains
+        page_cpu = sum(cpu_go[p] - cpu0[p] for p in pids)
+        print(f"server CPU per action (page opens, control changes, page switches; before the Trains): "
+              f"{page_cpu:.1f} s / {actions} = {page_cpu / actions:.3f} s mean (a background warm-up still "
+              f"running then counts too: NNVIZ_WARM=0 leaves it out)")
     print(f"whole class: {wall:.1f} s; server CPU {sum(cpu1[p] - cpu0[p] for p in pids):.1f} s "
           f"({sum(cpu1[p] - cpu0[p] for p in pids) / wall:.2f} cores on average); this client's CPU "
           f"{ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime:.1f} s")

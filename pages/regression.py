@@ -5,6 +5,7 @@ from nnviz import regression as R
 from nnviz.figures.regression import FINAL_POINTS, path_figure, step_figure, timing_figure, training_figure
 from nnviz.devices import available_devices
 from nnviz.ui.live import SLOW, SLOW_SECONDS
+from nnviz.ui.runlog import log_run
 from nnviz.ui import (begin, code_expander, controls_area, device, finished_view, intro, notice, number, require_frame,
                       select, settle, show_figure, slider, toggle, train_live)
 from nnviz.controls import ChoiceSpec
@@ -234,12 +235,20 @@ with step_tab:
                      query_params={"loss": ["l1", "mse"]})
 
 # --- Devices ------------------------------------------------------------------------------------
+@st.cache_data(max_entries=32, show_spinner="Timing this run on every device…")
+def timed_on_devices(cfg: R.RegressionConfig, devices: tuple[str, ...]) -> list[R.Timing]:
+    """R.compare_devices, computed once per (settings, devices): clicks cannot stack timings (issue 18)."""
+    log_run("timing")  # counted by tests/test_rerun_burst.py
+    return R.compare_devices(cfg, list(devices))
+
+
 with device_tab:
     st.markdown("The same run, timed on every device this server has: the bare loop, with one snapshot "
                 "copied out at the end and a warm-up first. (The Train tab's figure is higher: it also "
                 "copies a snapshot every epoch for the live charts and runs the page's Python between epochs.)")
     if st.button("Time this run on every device", icon=":material/timer:", key="compare"):
-        st.session_state["timings"] = (cfg, R.compare_devices(cfg, [d.id for d in available_devices()]))
+        # once per settings and devices on this process: more clicks (while it runs, or after) show the same timing
+        st.session_state["timings"] = (cfg, timed_on_devices(cfg, tuple(d.id for d in available_devices())))
     timings = st.session_state.get("timings")
     if timings and timings[0] == cfg:
         rows = timings[1]

@@ -65,7 +65,9 @@ def free_port() -> int:
 class Server:
     """`streamlit run app.py` as a subprocess, stopped by stop()."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        """env: on top of this process's environment. A test server warms no links in the background
+        (NNVIZ_WARM=0, nnviz.ui.warm) unless the environment or `env` says otherwise."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(ROOT / "tests" / f".server-{self.port}.log", "w")
@@ -75,6 +77,7 @@ class Server:
              # others may edit the tree while tests run: no "File change" banner in the header
              "--server.fileWatcherType=none"],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+            env={"NNVIZ_WARM": "0", **os.environ, **(env or {})},
         )
         deadline = time.time() + 60
         while time.time() < deadline:

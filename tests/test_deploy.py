@@ -65,7 +65,7 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.port}"
         self.backends = [f"127.0.0.1:{self.app_port}", f"127.0.0.1:{self.app_port + 1}"]
         self.out = open(self.run_dir / "serve.out", "w+")
-        env = dict(os.environ, PYTHON=sys.executable, NGINX=nginx)
+        env = {"NNVIZ_WARM": "0", **os.environ, "PYTHON": sys.executable, "NGINX": nginx}  # no background warm-up
         self.proc = subprocess.Popen(
             ["bash", str(ROOT / "scripts" / "serve.sh"), "2", "--port", str(self.port),
              "--app-port", str(self.app_port), "--run-dir", str(self.run_dir)],

@@ -345,7 +345,7 @@ def assert_chart_draws_the_run(fig: dict, name: str, values, points: int) -> Non
 
 
 def test_a_superseded_live_loop_leaves_the_stopped_run_alone():
-    """With runner.fastReruns a click on Stop starts the next script run in a new thread while the
+    """With runner.fastReruns = true (a deployment may still set it) a click on Stop starts the next script run in a new thread while the
     interrupted one trains on until its next Streamlit call. Once the new run has settled the run
     (here: at epoch 300, from inside the trainer's own loop, as that thread would), the old loop
     appends nothing more to what the new run draws and does not mark it done."""

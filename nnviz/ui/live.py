@@ -23,7 +23,8 @@ def train_live(run: dict, snapshots: Iterable[Any], epochs: int, draw: Callable[
     `ticks`: a budget per run, not a wall-clock cadence, so a slower server sends no more frames.
     The last frame is the caller's: draw(run, True) once this returns (and on every rerun of the
     finished run). Each draw or progress call is a Streamlit call, where a click on Stop interrupts
-    the script (runner.fastReruns); run["state"] then stays "running" (see settle()).
+    the script (a rerun request stops it at its next Streamlit call); run["state"] then stays "running" (see
+    settle()).
 
     `slow_seconds`: slow motion, about that many seconds of pauses over the whole run.
     run["seconds"] counts training only: neither drawing nor the slow-motion pauses.
@@ -66,8 +67,9 @@ def settle(run: dict | None) -> dict | None:
     """A run found still "running" when the script starts again was interrupted (Stop, or any other
     control touched mid-run): it becomes "stopped", keeping what it learned. Returns `run`.
 
-    The interrupted training may still be running: with runner.fastReruns Streamlit starts the new
-    script run in a new thread at once and the old one stops only at its next Streamlit call. So the
+    The interrupted training may still be running: with runner.fastReruns = true (this app sets it false, but a
+    deployment may not) Streamlit starts the new script run in a new thread at once and the old one stops only
+    at its next Streamlit call. So the
     stopped run gets its own copy of the history; the old thread's train_live sees that it was
     superseded and neither appends nor finishes it (it once appended while the new run drew the
     history, and the loss chart raised on epochs and losses of different lengths)."""
