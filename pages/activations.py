@@ -4,7 +4,8 @@ import streamlit as st
 from nnviz import activations as A
 from nnviz.figures import activation_figure
 from nnviz.ui import (begin, code_expander, controls_area, device, intro, multiselect, notice, presenting, require_frame,
-                      select, show_figure, slider)
+                      select, slider)
+from nnviz.ui.figcache import show_cached
 
 require_frame()
 st.title("Activation functions and their gradients")
@@ -50,9 +51,9 @@ with main:
     # On a projector (1024x768) f and f' go side by side in one row, so that each keeps its height under the
     # lesson panel (the projector version enlarges the figure by 10 %, up to 520 px); no strip there.
     compact = presenting()
-    fig = activation_figure(curves, x0=x0, threshold=threshold, height=440 if compact else None, points=points,
-                            compact=compact)
-    show_figure(fig, key="activation_chart")
+    show_cached("activation", (tuple(names), params, xmin, xmax, threshold, x0, device(), compact),
+                lambda: activation_figure(curves, x0=x0, threshold=threshold, height=440 if compact else None,
+                                          points=points, compact=compact), key="activation_chart")
     st.caption(
         f"Diamonds mark each slope's largest value on this range; the dotted line is x = {x0:g}, with each "
         "function's slope there written on the figure."

@@ -7,6 +7,7 @@ from nnviz import classification as C
 from nnviz import logits as G
 from nnviz.figures.classification import (double_softmax_figure, gradient_figure, history_figure, logit_loss_figure,
                                           region_figure, saturation_figure, softmax_figure)
+from nnviz.ui.figcache import show_cached
 from nnviz.ui.live import SLOW, SLOW_SECONDS
 from nnviz.ui import (begin, code_expander, controls_area, device, finished_view, intro, number, numbers, presenting,
                       require_frame, reserve, select, settle, show_figure, slider, tabs, toggle, train_live)
@@ -57,7 +58,8 @@ if why_tab.open:
         points = cache(G.failure_points)(dtype)
         with main:
             marks = {"σ(z) = 1": points["sigmoid_rounds_to_one"], "softmax → 0": points["softmax_underflows"]}
-            show_figure(logit_loss_figure(sweep, marks, side_by_side=presenting()), key="sweep_chart")
+            show_cached("logits.sweep", (z_range, dtype), lambda: logit_loss_figure(sweep, marks, side_by_side=presenting()),
+                        key="sweep_chart")
             one, ce_grad, ce_inf = (points["sigmoid_rounds_to_one"], points["ce_grad_nonfinite"],
                                     points["softmax_underflows"])
             m = st.columns(3)
@@ -90,12 +92,12 @@ if why_tab.open:
 
         st.subheader("From logits to probabilities")
         sm = cache(G.softmax)(tuple(logits), temperature)
-        show_figure(softmax_figure(sm), key="softmax_chart")
+        show_cached("logits.softmax", (tuple(logits), temperature), lambda: softmax_figure(sm), key="softmax_chart")
         st.markdown(sm.caption)
 
         st.subheader("The gradient is p − y")
         g = cache(G.gradient)(tuple(logits), target)
-        show_figure(gradient_figure(g), key="gradient_chart")
+        show_cached("logits.gradient", (tuple(logits), target), lambda: gradient_figure(g), key="gradient_chart")
         gap = max(abs(a - b) for a, b in zip(g.autograd, g.closed_form))
         st.markdown(
             f"For `CrossEntropyLoss` the gradient with respect to the logits is $\\mathrm{{softmax}}(z) - "
@@ -105,7 +107,7 @@ if why_tab.open:
 
         st.subheader("Squared error on a sigmoid learns slowly when it is confidently wrong")
         sat = cache(G.saturation)()
-        show_figure(saturation_figure(sat), key="saturation_chart")
+        show_cached("logits.saturation", (), lambda: saturation_figure(sat), key="saturation_chart")
         st.markdown(
             f"`MSELoss(sigmoid(z), y)` carries the factor $\\sigma'(z)$ of the activation page's saturation: "
             f"its gradient peaks at $z = {sat.peak_z:.2f}$ and then fades"
@@ -118,7 +120,8 @@ if why_tab.open:
 
         st.subheader("A common bug: softmax before CrossEntropyLoss")
         d = cache(G.double_softmax)(tuple(logits), target)
-        show_figure(double_softmax_figure(d), key="double_softmax_chart")
+        show_cached("logits.double_softmax", (tuple(logits), target), lambda: double_softmax_figure(d),
+                    key="double_softmax_chart")
         st.markdown(
             f"`nn.CrossEntropyLoss` applies log-softmax itself. Given probabilities instead of logits it "
             f"softmaxes twice: the loss here is {d.buggy_loss:.4f} instead of {d.correct_loss:.4f}, it can never "
@@ -168,11 +171,20 @@ if clf_tab.open:
             """One update: the regions at the newest snapshot that has them, the curves, the numbers."""
             hist = run["history"]
             s = hist[-1] if hist else None
-            region = run.get("region") or cache(C.untrained_region)(cfg, GRID)
+            untrained = lambda: cache(C.untrained_region)(cfg, GRID)  # noqa: E731
             done = (s.epoch + 1) if s else 0
             progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}")
             run["draws"] = run.get("draws", 0) + 1
             tag = "final" if final else run["draws"]  # one key a run for the final charts
+            if not hist and not run.get("region"):  # before a Train: the same for every student on these settings
+                with region_chart:
+                    show_cached("logits.region0", (cfg, GRID), lambda: region_figure(
+                        untrained(), points, box, False, keys_right=presenting()), key=f"region_{tag}", headline=True)
+                with history_chart:
+                    show_cached("logits.history0", cfg.epochs, lambda: history_figure(
+                        hist, cfg.epochs, accuracy_panel=not presenting()), key=f"history_{tag}", headline=True)
+                return
+            region = run.get("region") or untrained()
             with region_chart:  # an st.empty: each frame replaces the last
                 show_figure(region_figure(region, points, box, bool(hist), keys_right=presenting()),
                             key=f"region_{tag}", headline=True)

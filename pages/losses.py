@@ -5,6 +5,7 @@ from nnviz import losses as L
 from nnviz.figures import fit_figure, residual_figure, share_figure, surface_figure
 from nnviz.figures.losses import sweep_figure, zoom_figure
 from nnviz.ui import begin, code_expander, controls_area, device, intro, multiselect, require_frame, show_figure, slider
+from nnviz.ui.figcache import show_cached
 
 require_frame()
 st.title("L1 against MSE: who pulls the line?")
@@ -64,6 +65,16 @@ except L.DataError as e:  # its message echoes the file's cells only through nnv
     st.stop()
 data, fits = result.data, result.fits
 sweep = None if upload is not None else st.cache_data(max_entries=256)(L.outlier_sweep)(outlier_size, noise, seed)
+# every setting the figures below are drawn from (generated data only: an upload's figures are built each run)
+drawn_from = None if upload is not None else (losses, outliers, outlier_size, noise, seed, delta, beta, device())
+
+
+def show(name: str, build, key: str) -> None:
+    """A figure of this page, built once per setting (nnviz.ui.figcache)."""
+    if drawn_from is None:
+        show_figure(build(), key=key)
+    else:
+        show_cached(f"losses.{name}", drawn_from, build, key=key)
 
 
 def _gives_way_text(sw: L.Sweep, count: int) -> str:
@@ -91,8 +102,8 @@ invite = _gives_way_text(sweep, outliers) if sweep is not None else ""
 
 # --- The fits -------------------------------------------------------------------------------------
 with main:
-    show_figure(fit_figure(data.x, data.y, data.outlier, [fits[n] for n in losses], labels, colours,
-                           data.true_line), key="fit_chart")
+    show("fit", lambda: fit_figure(data.x, data.y, data.outlier, [fits[n] for n in losses], labels, colours,
+                                   data.true_line), key="fit_chart")
     cols = st.columns(len(losses))
     for col, n in zip(cols, losses):
         f = fits[n]
@@ -110,7 +121,7 @@ with main:
 
 # --- Why: the force of a residual ----------------------------------------------------------------
 st.subheader("Why: how hard one point pulls")
-show_figure(residual_figure(result.curves, labels, colours, delta, beta), key="residual_chart")
+show("residual", lambda: residual_figure(result.curves, labels, colours, delta, beta), key="residual_chart")
 st.markdown(
     r"Here $r = y-\hat y$: positive for a point above the line, negative below. The right panel is the "
     r"derivative $d\rho/dr$ of one point's loss, computed by autograd through the loss module with "
@@ -129,7 +140,7 @@ st.page_link("pages/regression.py", icon=":material/model_training:",
 # --- Who dominates --------------------------------------------------------------------------------
 st.subheader("Who dominates the loss and its gradient")
 if any(data.outlier):
-    show_figure(share_figure(result.shares, labels, colours), key="share_chart")
+    show("share", lambda: share_figure(result.shares, labels, colours), key="share_chart")
     st.caption(f"Measured with the line at {result.reference_name} "
                f"(slope {result.reference[0]:.3f}, intercept {result.reference[1]:.3f}): each point's loss "
                "from `reduction='none'`, and its pull on the slope from autograd. "
@@ -140,8 +151,8 @@ else:
 # --- How many outliers can L1 take? ---------------------------------------------------------------
 if sweep is not None:
     st.subheader("How many outliers can L1 take?")
-    show_figure(sweep_figure(sweep.counts, {"l1": sweep.l1, "mse": sweep.mse}, labels, colours, L.TRUE_SLOPE,
-                             L.HOLD, L.GIVE_WAY, outliers), key="sweep_chart")
+    show("sweep", lambda: sweep_figure(sweep.counts, {"l1": sweep.l1, "mse": sweep.mse}, labels, colours, L.TRUE_SLOPE,
+                                       L.HOLD, L.GIVE_WAY, outliers), key="sweep_chart")
     st.caption(f"The exact slopes (L1: the best line through two of the points; MSE: least squares) for every "
                f"outlier count with this size, noise and seed; one more outlier keeps the others where they "
                f"were. Shaded: within {L.HOLD} of the clean slope; dotted: {L.GIVE_WAY} away, where a fit has "
@@ -167,7 +178,7 @@ st.dataframe(
 
 # --- Surfaces -------------------------------------------------------------------------------------
 st.subheader("The loss surfaces")
-show_figure(surface_figure(result.surfaces, fits, labels, colours, data.true_line), key="surface_chart")
+show("surface", lambda: surface_figure(result.surfaces, fits, labels, colours, data.true_line), key="surface_chart")
 st.caption("The loss of every line (slope, intercept), both in the units of y so that one colour scale "
            "and the same contour levels fit both: L1's mean |r| and the square root of MSE (the RMS "
            "residual; same minimiser, same contour shapes). The RMS residual is never below the mean |r|, "
@@ -179,7 +190,7 @@ zw, zb = result.l1_zoom[0], result.l1_zoom[1]
 st.markdown(f"**Zoomed in around the L1 optimum** (slope ± {(zw[-1] - zw[0]) / 2:.2g}, intercept ± "
             f"{(zb[-1] - zb[0]) / 2:.2g}, its own colour scale): at the scale above, dozens of creases meet "
             "near the minimum and the polygons look round; close up, the flat faces and corners show.")
-show_figure(zoom_figure(result.l1_zoom, fits["l1"], labels["l1"], colours["l1"]), key="zoom_chart")
+show("zoom", lambda: zoom_figure(result.l1_zoom, fits["l1"], labels["l1"], colours["l1"]), key="zoom_chart")
 
 st.subheader("When to use which")
 st.markdown(

@@ -6,8 +6,8 @@ import streamlit as st
 from nnviz import vanishing as V
 from nnviz.activations import ACTIVATIONS
 from nnviz.figures import depth_figure, heatmap_figure, profile_figure, stats_figure
-from nnviz.ui import (begin, code_expander, controls_area, device, intro, multiselect, require_frame, select, show_figure,
-                      slider, toggle)
+from nnviz.ui import begin, code_expander, controls_area, device, intro, multiselect, require_frame, select, slider, toggle
+from nnviz.ui.figcache import show_cached
 
 require_frame()
 st.title("Vanishing gradients: what reaches the first layer?")
@@ -56,11 +56,12 @@ if not acts:
 cached_sweep = st.cache_data(max_entries=512, show_spinner="Building and differentiating the networks…")(V.sweep)
 sweeps = [cached_sweep(a, depth, width, init_name, std, residual, norm, dtype, seed, device()) for a in acts]
 colours = {a: ACTIVATIONS[a].colour for a in ACTIVATIONS}
+drawn_from = (tuple(acts), depth, width, init_name, std, residual, norm, dtype, seed, device())  # the figures' settings
 deepest = V.STACK
 
 # --- The headline -----------------------------------------------------------------------------
 with main:
-    show_figure(depth_figure(sweeps, colours, dtype, depth), key="depth_chart")
+    show_cached("vanishing.depth", drawn_from, lambda: depth_figure(sweeps, colours, dtype, depth), key="depth_chart")
     inits = "; ".join(f"{s.init_label}: {V.INITS[s.init][0]}" for s in {s.init: s for s in sweeps}.values())
     theory = [s for s in sweeps if s.prediction is not None]
     short = [s for s in theory if s.prediction.reliable_to < deepest]
@@ -141,14 +142,14 @@ with main:
 
 # --- Profile and heat map -----------------------------------------------------------------------
 st.subheader(f"Layer by layer, in a network of depth {depth}")
-show_figure(profile_figure(sweeps, colours, depth, dtype), key="profile_chart")
+show_cached("vanishing.profile", drawn_from, lambda: profile_figure(sweeps, colours, depth, dtype), key="profile_chart")
 st.caption("Layer 1 (the input side) on the left. The backward pass starts at the output, on the right, "
            "and multiplies by one more factor at every layer it passes on its way left.")
 with st.expander("Heat map: every layer of every depth", expanded=False):
     tabs = st.tabs([s.act for s in sweeps])
     for tab, s in zip(tabs, sweeps):
         with tab:
-            show_figure(heatmap_figure(s, dtype), key=f"heat_{s.act}")
+            show_cached(f"vanishing.heat.{s.act}", drawn_from, lambda s=s: heatmap_figure(s, dtype), key=f"heat_{s.act}")
 if any(v == 0.0 for s in sweeps for v in s.first_mean) and dtype == "float32":
     st.warning("Some gradients are **exactly 0**. Either every entry fell below the smallest float32 "
                "number (about 1.4e-45) and underflowed, or every unit of a layer is saturated or dead "
@@ -157,7 +158,7 @@ if any(v == 0.0 for s in sweeps for v in s.first_mean) and dtype == "float32":
 
 # --- Why ----------------------------------------------------------------------------------------
 st.subheader("Why: the slope each layer multiplies by")
-show_figure(stats_figure(sweeps, colours, V.SATURATED), key="stats_chart")
+show_cached("vanishing.stats", drawn_from, lambda: stats_figure(sweeps, colours, V.SATURATED), key="stats_chart")
 st.markdown(
     r"For a chain of layers $h_l = f(W_l h_{l-1} + b_l)$, the chain rule gives "
     r"$\frac{\partial L}{\partial h_{l-1}} = W_l^\top\big(f'(z_l)\odot\frac{\partial L}{\partial h_l}\big)$: "

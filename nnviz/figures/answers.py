@@ -12,7 +12,6 @@ from typing import Callable
 import plotly.graph_objects as go
 
 from . import activations, classification, losses, regression, vanishing
-from .common import ANSWER_HEIGHT  # noqa: F401  (the builders' height)
 
 BUILDERS: dict[str, Callable] = {
     **activations.ANSWER_FIGURES, **losses.ANSWER_FIGURES, **vanishing.ANSWER_FIGURES,

@@ -197,7 +197,6 @@ def _ok(xs: Sequence, ys: Sequence) -> list[tuple]:
 
 
 def _log_axis(fig: go.Figure, values: Sequence[float], title: str) -> None:
-    import math
     lo, hi = _log_range(list(values) + [1.0])
     fig.update_yaxes(type="log", range=[lo + 0.5, hi + 0.3], title_text=title, exponentformat="power")
 

@@ -95,8 +95,10 @@ _PHONE_NAV_JS = """
 def frame(page: str = "") -> None:
     """Draw the shared sidebar and prepare the notice area; app.py calls this on every run with the
     page about to run (its URL path)."""
-    from . import widgets  # imported here: widgets imports this module
+    from . import warm, widgets  # imported here: widgets imports this module
 
+    warm.start()  # once per process: open the lesson links in the background (NNVIZ_WARM; nnviz.ui.warm)
+    warm.mark_run(page)  # the gc freeze per page (nnviz.ui.warm.freeze); the warm-up's sessions at low priority
     _run.page = page
     _leave_previous_page(page)
     _run.framed = True

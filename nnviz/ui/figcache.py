@@ -1,0 +1,58 @@
+"""Built figures cached by the settings they are drawn from: a warm rerun sends a stored plotly spec.
+
+Building a plotly figure (validation of every property) and serialising it cost most of a warm rerun
+(about 80 % on the activation page). show_cached() draws exactly what nnviz.ui.show_figure draws (the
+projector version in presentation mode, the headline's height given up to the lesson panels), but
+builds and serialises the figure only on a miss of an st.cache_data keyed by the figure's name and
+the plain settings it depends on, bounded by entries and by bytes. The caller names every setting the
+figure depends on (a setting left out would show a stale figure: each page's tests compare figures).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import plotly.graph_objects as go
+import plotly.io as pio
+import streamlit as st
+
+from nnviz.figures.common import for_projector
+
+from .frame import MIN_PRESENT_HEIGHT, _run, presenting  # (nnviz.ui.frame is also a function's name)
+
+CONFIG = {"displaylogo": False, "displayModeBar": False}  # as show_figure: no toolbar
+
+
+class _Built(go.Figure):
+    """A finished figure as st.plotly_chart takes it: its dict, without building a Figure again.
+    (st.plotly_chart calls only to_dict() on a Figure; a plain dict it would validate again.)"""
+
+    def __init__(self, spec: dict) -> None:  # noqa: D107  (no go.Figure.__init__: nothing to validate)
+        self._nnviz_spec = spec
+
+    def to_dict(self) -> dict:
+        return self._nnviz_spec
+
+
+@st.cache_data(max_entries=2048, max_size="64MB", show_spinner=False)
+def _spec(name: str, settings: Any, present: bool, reserved: int, _build: Callable[[], go.Figure]) -> str:
+    """The figure's plotly JSON (typed arrays), as show_figure would send it."""
+    fig = _build()
+    if present:
+        fig = for_projector(fig)
+        if reserved:
+            fig.update_layout(height=max(MIN_PRESENT_HEIGHT, fig.layout.height - reserved))
+    return pio.to_json(fig, validate=False)
+
+
+def show_cached(name: str, settings: Any, build: Callable[[], go.Figure], key: str | None = None,
+                headline: bool | None = None) -> None:
+    """show_figure(build(), key, headline), with the built figure cached under (name, settings, the
+    presentation mode and the height reserved for it). settings: every value the figure depends on."""
+    run = _run
+    count = getattr(run, "figures", 0)
+    first, run.figures = count == 0, count + 1
+    present = presenting()
+    reserved = getattr(run, "reserved", 0) if present and (first if headline is None else headline) else 0
+    spec = _spec(name, settings, present, reserved, build)
+    st.plotly_chart(_Built(json.loads(spec)), width="stretch", key=key, config=CONFIG)
