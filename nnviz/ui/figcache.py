@@ -16,11 +16,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
 
-from nnviz.figures.common import for_projector
-
-from .frame import MIN_PRESENT_HEIGHT, _run, presenting  # (nnviz.ui.frame is also a function's name)
-
-CONFIG = {"displaylogo": False, "displayModeBar": False}  # as show_figure: no toolbar
+from .frame import CHART_CONFIG, presenting, projected, take_reserve
 
 
 class _Built(go.Figure):
@@ -38,21 +34,13 @@ class _Built(go.Figure):
 def _spec(name: str, settings: Any, present: bool, reserved: int, _build: Callable[[], go.Figure]) -> str:
     """The figure's plotly JSON (typed arrays), as show_figure would send it."""
     fig = _build()
-    if present:
-        fig = for_projector(fig)
-        if reserved:
-            fig.update_layout(height=max(MIN_PRESENT_HEIGHT, fig.layout.height - reserved))
-    return pio.to_json(fig, validate=False)
+    return pio.to_json(projected(fig, reserved) if present else fig, validate=False)
 
 
 def show_cached(name: str, settings: Any, build: Callable[[], go.Figure], key: str | None = None,
                 headline: bool | None = None) -> None:
     """show_figure(build(), key, headline), with the built figure cached under (name, settings, the
     presentation mode and the height reserved for it). settings: every value the figure depends on."""
-    run = _run
-    count = getattr(run, "figures", 0)
-    first, run.figures = count == 0, count + 1
-    present = presenting()
-    reserved = getattr(run, "reserved", 0) if present and (first if headline is None else headline) else 0
-    spec = _spec(name, settings, present, reserved, build)
-    st.plotly_chart(_Built(json.loads(spec)), width="stretch", key=key, config=CONFIG)
+    reserved = take_reserve(headline)
+    spec = _spec(name, settings, presenting(), reserved, build)
+    st.plotly_chart(_Built(json.loads(spec)), width="stretch", key=key, config=CHART_CONFIG)

@@ -200,20 +200,38 @@ def controls_area() -> tuple[Any, Any]:
     return settings.container(border=True), main
 
 
+# no toolbar: it covered legends on a phone and added 8 Tab stops per chart; drag to zoom and a double click
+# to reset still work
+CHART_CONFIG = {"displaylogo": False, "displayModeBar": False}
+
+
+def take_reserve(headline: bool | None) -> int:
+    """Count one more figure in this run; the px it gives up to the lesson panels above it (reserve()): only
+    in presentation mode, only for a headline figure (None: the run's first figure)."""
+    first, _run.figures = getattr(_run, "figures", 0) == 0, getattr(_run, "figures", 0) + 1
+    if presenting() and (first if headline is None else headline):
+        return getattr(_run, "reserved", 0)
+    return 0
+
+
+def projected(fig: go.Figure, reserved: int) -> go.Figure:
+    """The presentation-mode version of a figure (for_projector), `reserved` px shorter (but not below
+    MIN_PRESENT_HEIGHT)."""
+    fig = for_projector(fig)
+    if reserved:
+        fig.update_layout(height=max(MIN_PRESENT_HEIGHT, fig.layout.height - reserved))
+    return fig
+
+
 def show_figure(fig: go.Figure, key: str | None = None, headline: bool | None = None) -> None:
     """Show a figure full width; in presentation mode with larger, darker type, readable log ticks,
     and a height that fits a projector's first screen (nnviz.figures.common.for_projector).
     headline: one of the figures the first screen must hold whole (None: the run's first figure), the
     only ones that give up height to reserve()."""
-    first, _run.figures = getattr(_run, "figures", 0) == 0, getattr(_run, "figures", 0) + 1
+    reserved = take_reserve(headline)
     if presenting():
-        fig = for_projector(fig)
-        reserved = getattr(_run, "reserved", 0)
-        if reserved and (first if headline is None else headline):
-            fig.update_layout(height=max(MIN_PRESENT_HEIGHT, fig.layout.height - reserved))
-    # no toolbar: it covered legends on a phone and added 8 Tab stops per chart; drag to zoom and a
-    # double click to reset still work
-    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False, "displayModeBar": False})
+        fig = projected(fig, reserved)
+    st.plotly_chart(fig, width="stretch", key=key, config=CHART_CONFIG)
 
 
 def code_expander(code: str, filename: str) -> None:
