@@ -329,9 +329,6 @@ def browser_screen(page) -> tuple[str, int, dict[str, str]]:
 
 # --- --flood: one student holds an arrow key on a slider; another opens a page on the same process ---------------
 
-from nnviz.ui.protocol import FINISHED_EARLY_FOR_RERUN  # noqa: E402
-from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
 FLOOD_HZ = 20.0  # control changes a second: a held arrow key on a slider
@@ -371,41 +368,11 @@ FLOODS = (
 
 
 class FloodClient(Client):
-    """A tab that sends rerun requests without waiting for their runs (as a browser does on every widget
-    change) while a reader task collects the runs that finish. Built on the benchmark's Client: the same
-    messages, the same screen."""
-
-    async def send(self, triggers=()) -> None:
-        msg = BackMsg()
-        rs = msg.rerun_script
-        rs.query_string = self.query
-        rs.page_script_hash = self.page_hash
-        rs.widget_states.widgets.extend(list(self.states.values()) + list(triggers))
-        await self.ws.send(msg.SerializeToString())
+    """A tab that sends rerun requests without waiting for their runs (Client.send, as a browser does on every
+    widget change) and reads the runs that finish separately (Client.finish); and clicks buttons."""
 
     def click(self, key: str) -> WidgetState:
         return WidgetState(id=self.widgets[key], trigger_value=True)
-
-    async def finish(self, until=None) -> Run:
-        """Read until a script run finishes (not one stopped early for a rerun), or until `until(run)` holds
-        after an element arrives (run.status then stays None); nothing is sent."""
-        run, t0 = Run(), time.perf_counter()
-        while True:
-            data = await asyncio.wait_for(self.ws.recv(), self._left())
-            run.bytes += len(data)
-            run.frames += 1
-            fm = ForwardMsg()
-            fm.ParseFromString(data)
-            kind = fm.WhichOneof("type")
-            if kind == "delta":
-                self._delta(fm, run)
-                if until is not None and until(run):
-                    return run
-            elif kind == "page_info_changed":
-                self.query = fm.page_info_changed.query_string
-            elif kind == "script_finished" and fm.script_finished != FINISHED_EARLY_FOR_RERUN:
-                run.status, run.seconds = fm.script_finished, time.perf_counter() - t0
-                return run
 
 
 def run_log_counts(path: Path) -> dict[str, dict[str, int]]:
@@ -478,7 +445,7 @@ async def flood_scenario(f: Flood, base: str, pid: int, log: Path, seconds: floa
                     flooder.set(f.key, ("double_array_value", [values[i]]))
                     await flooder.send()
                 else:
-                    await flooder.send([flooder.click(f.press)])
+                    await flooder.send(triggers=[flooder.click(f.press)])
                 res.sent += 1
             last_sent[0] = time.perf_counter()
 

@@ -97,7 +97,7 @@ def test_clicks_on_the_devices_button_compute_one_timing_per_settings(served):
         c, sid = await opened(server.url, "regression", "", log)
         mark = len(events(log))
         for _ in range(10):  # clicked again and again while the first timing runs
-            await c.send([c.click("compare")])
+            await c.send(triggers=[c.click("compare")])
         run = await c.finish(until=lambda r: any(el.id.endswith("-timing_table") for _, (k, el) in r.screen.items()
                                                  if k == "arrow_data_frame"))
         while run.status is None:  # the rest of that run
@@ -130,11 +130,11 @@ def test_stop_interrupts_a_running_training(served, page, query, train, stop):
 
     async def stopped():
         c, _ = await opened(server.url, page, query, log)
-        await c.send([c.click(train)])
+        await c.send(triggers=[c.click(train)])
         bar = lambda r: [el for _, (k, el) in r.screen.items() if k == "progress" and el.value > 0]  # noqa: E731
         progressed = await c.finish(until=bar)
         assert progressed.status is None, "the training finished before a progress update was seen"
-        await c.send([c.click(stop)])
+        await c.send(triggers=[c.click(stop)])
         run = await c.finish()
         await c.close()
         return bar(progressed)[0].text, run

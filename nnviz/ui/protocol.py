@@ -124,6 +124,16 @@ class Client:
         return await self.rerun(page_hash=self.pages[page])
 
     async def rerun(self, page_name: str = "", page_hash: str | None = None, triggers=()) -> Run:
+        """Request a script run and read until it finishes."""
+        t0 = time.perf_counter()
+        await self.send(page_name, page_hash, triggers)
+        run = await self.finish()
+        run.seconds = time.perf_counter() - t0
+        return run
+
+    async def send(self, page_name: str = "", page_hash: str | None = None, triggers=()) -> None:
+        """Request a script run (the query string, the page, every widget value this tab set, and `triggers`),
+        without waiting for it, as a browser does on every widget change."""
         msg = BackMsg()
         rs = msg.rerun_script
         rs.query_string = self.query
@@ -131,9 +141,12 @@ class Client:
             rs.page_name = page_name
         rs.page_script_hash = self.page_hash if page_hash is None else page_hash
         rs.widget_states.widgets.extend(list(self.states.values()) + list(triggers))
-        t0 = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
-        run = Run()
+
+    async def finish(self, until=None) -> Run:
+        """Read until a script run finishes (not one stopped early for a rerun), or until `until(run)` holds
+        after an element arrives (run.status then stays None); nothing is sent."""
+        run, t0 = Run(), time.perf_counter()
         while True:
             data = await asyncio.wait_for(self.ws.recv(), self._left())
             run.bytes += len(data)
@@ -143,6 +156,8 @@ class Client:
             kind = fm.WhichOneof("type")
             if kind == "delta":
                 self._delta(fm, run)
+                if until is not None and until(run):
+                    return run
             elif kind == "page_info_changed":
                 self.query = fm.page_info_changed.query_string
             elif kind == "navigation":
@@ -151,8 +166,7 @@ class Client:
             elif kind == "new_session":
                 self.page_hash = fm.new_session.page_script_hash or self.page_hash
             elif kind == "script_finished" and fm.script_finished != FINISHED_EARLY_FOR_RERUN:
-                run.status = fm.script_finished
-                run.seconds = time.perf_counter() - t0
+                run.status, run.seconds = fm.script_finished, time.perf_counter() - t0
                 return run
 
     def _delta(self, fm: ForwardMsg, run: Run) -> None:
