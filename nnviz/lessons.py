@@ -199,6 +199,9 @@ class Question:
         g = _number(guess)
         v = float(a.value)
         unit = "×" if self.unit == "times" else f" {self.unit}" if self.unit else ""  # "4×", not "4 times"
+
+        def one(x: float) -> str:  # "1 outlier", not "1 outliers"
+            return unit.removesuffix("s") if x == 1 and self.unit.endswith("s") and self.unit != "times" else unit
         if self.kind == "log10":
             if g <= 0:
                 raise ValueError("the guess must be a positive number (a power of ten such as 1e-3)")
@@ -225,9 +228,9 @@ class Question:
         if off == 0:
             head = f"Your guess is the answer, {a.shown}{unit}: close."
         elif matches:
-            head = f"Your guess, {shown_guess}{unit}, is the answer to the precision shown, {a.shown}{unit}: close."
+            head = f"Your guess, {shown_guess}{one(g)}, is the answer to the precision shown, {a.shown}{unit}: close."
         else:
-            head = (f"Your guess, {shown_guess}{unit}, is {size} the answer, {a.shown}{unit}: "
+            head = (f"Your guess, {shown_guess}{one(g)}, is {size} the answer, {a.shown}{unit}: "
                     + (f"close ({within})." if close else f"not close (close is {within})."))
         return Verdict(close, g, v, off, f"{head} {a.text}", head)
 

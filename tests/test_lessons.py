@@ -455,3 +455,8 @@ def test_zero_is_never_close_to_an_answer_that_is_not_zero(qid):
 def test_a_number_question_with_a_tolerance_of_100_percent_is_refused():
     with pytest.raises(ValueError, match="below 1"):
         Ls.Question("x-y", "losses", "?", "number", lambda p: None, tolerance=1.0)
+
+
+def test_one_guessed_outlier_is_singular():
+    head = Q["loss-l1-gives-way"].judge(1.0).head
+    assert head.startswith("Your guess, 1 outlier,"), head
