@@ -24,10 +24,8 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser import free_port  # noqa: E402
+from browser import Server  # noqa: E402
 from nnviz.ui.protocol import Client  # noqa: E402
 
 TARGET_MS = 100.0
@@ -91,40 +89,15 @@ CASES = (
 )
 
 
-class AppServer:
+class AppServer(Server):
     """`streamlit run app.py` in `root` on a free loopback port: one torch thread, no warm-up."""
 
     def __init__(self, root: Path, flags: tuple[str, ...] = ()) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(Path("/tmp") / f"nnviz-bench-pages-{self.port}.log", "w")
-        env = {**os.environ, "NNVIZ_WARM": "0", "NNVIZ_TORCH_THREADS": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", f"--server.port={self.port}",
-             "--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false",
-             "--server.fileWatcherType=none", *flags], cwd=root, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
-                    if r.read().decode().strip() == "ok":
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"no server in {root}")
+        super().__init__({"NNVIZ_WARM": "0", "NNVIZ_TORCH_THREADS": "1"}, root, flags, Path("/tmp"))
 
     def cpu(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
 
 
 @dataclass

@@ -65,18 +65,20 @@ def free_port() -> int:
 class Server:
     """`streamlit run app.py` as a subprocess, stopped by stop()."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, root: Path = ROOT, flags: tuple[str, ...] = (),
+                 log_dir: Path = ROOT / "tests") -> None:
         """env: on top of this process's environment. A test server warms no links in the background
-        (NNVIZ_WARM=0, nnviz.ui.warm) unless the environment or `env` says otherwise."""
+        (NNVIZ_WARM=0, nnviz.ui.warm) unless the environment or `env` says otherwise. root: the checkout
+        served (a benchmark serves an older one beside it); flags: more `streamlit run` options."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(ROOT / "tests" / f".server-{self.port}.log", "w")
+        self.log = open(log_dir / f".server-{self.port}.log", "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", f"--server.port={self.port}",
              "--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false",
              # others may edit the tree while tests run: no "File change" banner in the header
-             "--server.fileWatcherType=none"],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+             "--server.fileWatcherType=none", *flags],
+            cwd=root, stdout=self.log, stderr=subprocess.STDOUT,
             env={"NNVIZ_WARM": "0", **os.environ, **(env or {})},
         )
         deadline = time.time() + 60
@@ -121,3 +123,16 @@ def wait_idle(page, timeout: float = 30_000) -> None:
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
     page.wait_for_timeout(300)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+
+
+GUESS = {"number": "1", "log10": "1e-3"}  # a guess of each kind that every question can read
+
+
+def commit_guess(page, kind: str) -> None:
+    """Commit a guess in the open question's form: the first choice, or GUESS[kind]."""
+    form = page.locator(".st-key-question_panel")
+    if kind == "choice":
+        form.locator("[role='radiogroup'] label").first.click()
+    else:
+        form.locator("input").fill(GUESS[kind])
+    form.locator("[data-testid='stFormSubmitButton'] button").click()

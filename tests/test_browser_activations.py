@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import SHOTS, open_page
+from browser import SHOTS, commit_guess, open_page
 from nnviz import lessons as Ls
 
 CHART = "[data-testid='stPlotlyChart'] .main-svg"
@@ -12,7 +12,6 @@ CHART = "[data-testid='stPlotlyChart'] .main-svg"
 WIDE = "fn=selu&fn=softplus&fn=mish&fn=hardswish&fn=elu&fn=gelu"
 W, H = 1024, 768  # a projector
 MIN_PANEL = 150  # px of plot area for every panel of a figure whose top is on the first screen (issue 17)
-GUESS = {"number": "1", "log10": "1e-3"}
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
@@ -73,13 +72,7 @@ def test_tour_step_panels_keep_their_height_on_a_projector(browser, server, step
     page.wait_for_selector(".st-key-tour_panel", timeout=60_000)
     _idle(page)
     if s.question is not None:
-        q = Ls.QUESTIONS[s.question]
-        form = page.locator(".st-key-question_panel")
-        if q.kind == "choice":
-            form.locator("[role='radiogroup'] label").first.click()
-        else:
-            form.locator("input").fill(GUESS[q.kind])
-        form.locator("[data-testid='stFormSubmitButton'] button").click()
+        commit_guess(page, Ls.QUESTIONS[s.question].kind)
         _idle(page)
     page.wait_for_selector("[data-testid='stPlotlyChart'] .nsewdrag", timeout=60_000)
     _idle(page)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import SHOTS
+from browser import GUESS, SHOTS, commit_guess
 from nnviz import lessons as Ls
 
 W, H = 1024, 768
@@ -20,7 +20,6 @@ CHART = "[data-testid='stPlotlyChart']"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 MIN_HEIGHT = 240  # px of the headline figure (two side by side on the regression page)
 MIN_PANEL = 150  # px of plot area of every panel on the first screen (a 50 px panel is a decoration)
-GUESS = {"number": "1", "log10": "1e-3"}  # a guess of each kind that every question can read
 
 
 def _idle(page) -> None:
@@ -97,11 +96,7 @@ def test_every_tour_step_fits_a_projector(browser, server, name):
             _inside(page, ".st-key-question_panel", problems, (name, i))
             q = Ls.QUESTIONS[step.question]
             form = page.locator(".st-key-question_panel")
-            if q.kind == "choice":
-                form.locator("[role='radiogroup'] label").first.click()
-            else:
-                form.locator("input").fill(GUESS[q.kind])
-            form.locator("[data-testid='stFormSubmitButton'] button").click()
+            commit_guess(page, q.kind)
             _idle(page)
             page.wait_for_selector(CHART, timeout=60_000)
             _idle(page)
