@@ -52,7 +52,7 @@ PAGE_SPECS: Mapping[str, Mapping[str, Spec]] = MappingProxyType({
         "residual": V.RESIDUAL, "norm": V.NORM, "dtype": V.DTYPE, "init_seed": V.SEED}),
     "regression": MappingProxyType({
         "w": R.W, "b": R.B, "y_noise": R.NOISE, "n": R.N, "split": R.SPLIT, "loss_fn": R.LOSS,
-        "opt": R.OPT, "lr": R.LR, "epochs": R.EPOCHS, "seed": R.SEED}),
+        "opt": R.OPT, "lr": R.LR, "epochs": R.EPOCHS, "seed": R.SEED, "view": R.VIEW}),
     "logits": MappingProxyType({
         "part": G.PART, "logits": G.LOGITS, "temperature": G.TEMPERATURE, "target": G.TARGET, "z_range": G.Z_RANGE,
         "logit_dtype": G.DTYPE, "data": C.DATA, "clf_noise": C.NOISE, "clf_n": C.N, "hidden": C.HIDDEN,

@@ -22,7 +22,7 @@ CASES = {
     "vanishing default": ("pages/vanishing.py", {}, [("activations", {"fn": ["sigmoid", "tanh", "relu"]})]),
     "vanishing chosen": ("pages/vanishing.py", {"act": LONGEST, "depth": "5", "width": "16"},
                          [("activations", {"fn": LONGEST})]),
-    "regression l1": ("pages/regression.py", {}, [("losses", {"loss": ["l1", "mse"]})]),
+    "regression l1": ("pages/regression.py", {"view": "Step by step"}, [("losses", {"loss": ["l1", "mse"]})]),
     "logits why": ("pages/logits.py", {}, [("activations", {"fn": ["sigmoid"]})]),
 }
 PATHS = {p.path.removeprefix("pages/").removesuffix(".py"): p.path for p in PAGES}

@@ -326,6 +326,9 @@ def test_regression_page_train_stop_and_step(app):
     assert any("Stopped after 300 epochs" in i.value for i in at.info)
     assert {m.label: m.value for m in at.metric}["weight"] == f"{run['history'][-1].weight:.4f}"
     # step mode: five lines make one epoch, and the SGD update is shown with its numbers
+    at.query_params["view"] = "Step by step"  # the tab, opened by its link (only the open tab is computed)
+    at.run()
+    assert not [b for b in at.button if b.key in ("train", "compare")]  # the closed tabs were not run
     for _ in range(5):
         at.button(key="next_line").click().run()
     values = at.dataframe[0].value.set_index("quantity")["value"]
@@ -351,7 +354,7 @@ def test_regression_show_the_code_matches_the_page(app, tmp_path):
 
 
 def test_regression_device_comparison(app):
-    at = app(REG, epochs="100")
+    at = app(REG, epochs="100", view="Devices")
     at.button(key="compare").click().run()
     table = at.dataframe[-1].value
     assert "cpu" in list(table["device"])

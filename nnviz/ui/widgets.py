@@ -145,11 +145,11 @@ def numbers(spec: NumberListSpec, key: str, where: Any = st, **kwargs: Any) -> t
         return spec.default
 
 
-def tabs(spec: ChoiceSpec, key: str, opens: str | None = None) -> list:
+def tabs(spec: ChoiceSpec, key: str, opens: str | None = None, where: Any = st) -> list:
     """Tabs bound to the URL (`?key=<label>`): only the open tab's content needs computing (each tab's
     `.open`); a link names the tab a page opens on. `opens`: the tab to open when the link names none,
     written into the link (a default that changed between reruns would reset the tabs)."""
     raw = _raw(key, spec)
     if raw is None and key not in st.query_params and opens is not None and opens != spec.default:
         _forget(key, [opens])
-    return st.tabs(list(spec.choices), default=spec.default, key=key, bind="query-params")
+    return where.tabs(list(spec.choices), default=spec.default, key=key, bind="query-params")
