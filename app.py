@@ -4,6 +4,7 @@ import streamlit as st
 from nnviz.runtime import setup_torch_threads
 from nnviz.ui import frame
 from nnviz.ui.catalog import PAGES
+from nnviz.ui.pace import paced
 from nnviz.ui.runlog import log_run
 
 # with NNVIZ_RUN_LOG=PATH set, every script run appends "start ..." when it begins and "end ..." when it completes
@@ -19,6 +20,7 @@ st.set_page_config(page_title="nnviz: how a neural network computes and learns",
 home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
 page = st.navigation([home] + [st.Page(p.path, title=p.nav, icon=p.icon) for p in PAGES],
                      position="top")
-frame(page.url_path)
-page.run()
+with paced():  # reruns that come back to back (a held arrow key) wait between them: nnviz.ui.pace
+    frame(page.url_path)
+    page.run()
 log_run("end")

@@ -94,7 +94,7 @@ def test_clicks_on_the_devices_button_compute_one_timing_per_settings(served):
     server, log = served
 
     async def clicks():
-        c, sid = await opened(server.url, "regression", "", log)
+        c, sid = await opened(server.url, "regression", "view=Devices", log)
         mark = len(events(log))
         for _ in range(10):  # clicked again and again while the first timing runs
             await c.send(triggers=[c.click("compare")])
@@ -146,3 +146,18 @@ def test_stop_interrupts_a_running_training(served, page, query, train, stop):
     assert said, texts(run)
     done = int(said[0].split("Stopped after ")[1].split(" epochs")[0])
     assert 0 < done < epochs
+
+
+def test_pace_waits_only_after_a_run_cut_short_by_a_request(monkeypatch):
+    """nnviz.ui.pace: a run that follows, back to back, a run the next request cut short waits WAIT_S; a run
+    after a completed run, or after a pause, never waits (a student's ordinary clicks pay nothing)."""
+    from nnviz.ui import pace
+
+    monkeypatch.delenv("NNVIZ_PACE", raising=False)
+    now = 100.0
+    assert pace.wait_before(None, now) == 0.0  # a session's first run
+    assert pace.wait_before((now - 0.001, 0.4, True), now) == pace.WAIT_S  # cut short, restarted at once
+    assert pace.wait_before((now - 0.001, 0.4, False), now) == 0.0  # completed: the next click is served at once
+    assert pace.wait_before((now - 1.0, 0.4, True), now) == 0.0  # cut short long ago (a pause since)
+    monkeypatch.setenv("NNVIZ_PACE", "0")
+    assert pace.wait_before((now - 0.001, 0.4, True), now) == 0.0
