@@ -363,7 +363,7 @@ FLOODS = (
     Flood("vanishing (default)", "vanishing", "", "depth", (1, 50, 1, 30)),
     Flood("vanishing (heaviest)", "vanishing", HEAVY, "depth", (1, 50, 1, 30)),
     Flood("losses (all four)", "losses", ALL_LOSSES, "noise", (0.0, 3.0, 0.1, 0.2)),
-    Flood("regression Devices button", "regression", "", press="compare"),
+    Flood("regression Devices button", "regression", "view=Devices", press="compare"),
 )
 
 
@@ -376,7 +376,7 @@ class FloodClient(Client):
 
 
 def run_log_counts(path: Path) -> dict[str, dict[str, int]]:
-    """app.py's NNVIZ_RUN_LOG: {event: {session: count}} ("start", "end"; "timing" under session "-")."""
+    """app.py's NNVIZ_RUN_LOG: {event: {session: count}} ("start", "end"; "timing": the session that computed it)."""
     out: dict[str, dict[str, int]] = {}
     for line in path.read_text().splitlines() if path.exists() else []:
         parts = line.split()
@@ -478,7 +478,7 @@ async def flood_scenario(f: Flood, base: str, pid: int, log: Path, seconds: floa
         mine = max(after.get("start", {}), key=lambda s: after["start"][s] - before.get("start", {}).get(s, 0))
         res.started = after["start"][mine] - before.get("start", {}).get(mine, 0)
         res.completed = after.get("end", {}).get(mine, 0) - before.get("end", {}).get(mine, 0)
-        res.timings = after.get("timing", {}).get("-", 0) - before.get("timing", {}).get("-", 0)
+        res.timings = sum(after.get("timing", {}).values()) - sum(before.get("timing", {}).values())
     except Exception as e:  # noqa: BLE001
         res.errors.append(f"{type(e).__name__}: {e}"[:200])
     finally:
@@ -491,15 +491,19 @@ async def flood_scenario(f: Flood, base: str, pid: int, log: Path, seconds: floa
 
 def flood_main(args) -> int:
     """--flood: each scenario on a freshly started single app process, for each runner.fastReruns asked for."""
-    settings = {"both": ("true", "false"), "true": ("true",), "false": ("false",)}[args.fast_reruns]
+    fasts = {"both": ("true", "false"), "true": ("true",), "false": ("false",)}[args.fast_reruns]
+    paces = {"both": ("0", "1"), "off": ("0",), "on": ("1",)}[args.pace]
+    settings = [(fast, pace) for fast in fasts for pace in paces]
     chosen = [f for f in FLOODS if not args.only or any(o in f.name for o in args.only.split(","))]
     rows: list[tuple[str, FloodResult]] = []
     t_start = time.monotonic()
-    for fast in settings:
+    for fast, pace in settings:
+        label = f"{fast}, pace {'on' if pace == '1' else 'off'}"
         for f in chosen:
             with tempfile.TemporaryDirectory(prefix="nnviz-flood.") as tmp:
                 log = Path(tmp) / "runs.log"
-                env = {"NNVIZ_RUN_LOG": str(log), "STREAMLIT_RUNNER_FAST_RERUNS": fast, "NNVIZ_WARM": "0"}
+                env = {"NNVIZ_RUN_LOG": str(log), "STREAMLIT_RUNNER_FAST_RERUNS": fast, "NNVIZ_WARM": "0",
+                       "NNVIZ_PACE": pace}
                 saved = {k: os.environ.get(k) for k in env}
                 os.environ.update(env)  # tests/browser.py's Server passes its environment on
                 try:
@@ -514,13 +518,13 @@ def flood_main(args) -> int:
                     res = asyncio.run(flood_scenario(f, server.url, server.proc.pid, log, args.flood, args.cap))
                 finally:
                     server.stop()
-            rows.append((fast, res))
-            print(f"  done: fastReruns={fast}, {f.name}", flush=True)
+            rows.append((label, res))
+            print(f"  done: fastReruns={label}, {f.name}", flush=True)
 
     print(f"\nflood: one student sends {FLOOD_HZ:g} changes a second for {args.flood:g} s on one app process; "
           f"another opens /{VICTIM[0]} (a new tab each time, alone first, then again and again during the "
           f"flood, each open cut at {args.cap:g} s); {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
-    print(f"{'fastReruns':10s} {'flooded page':28s} {'victim alone':>12s} {'during: median':>15s} {'max':>8s} "
+    print(f"{'fastReruns':17s} {'flooded page':28s} {'victim alone':>12s} {'during: median':>15s} {'max':>8s} "
           f"{'ratio (max)':>12s} {'sent':>5s} {'runs started':>12s} {'completed':>9s} {'settled s':>9s} "
           f"{'CPU s/change':>12s}" + ("  timings" if any(r.timings for _, r in rows) else ""))
     ok = True
@@ -528,7 +532,7 @@ def flood_main(args) -> int:
         base = statistics.median(r.baseline) if r.baseline else float("nan")
         med = statistics.median(r.during) if r.during else float("nan")
         worst = max(r.during) if r.during else float("nan")
-        print(f"{fast:10s} {r.name:28s} {base:12.2f} {med:15.2f} {worst:8.2f} {worst / base:11.1f}x "
+        print(f"{fast:17s} {r.name:28s} {base:12.2f} {med:15.2f} {worst:8.2f} {worst / base:11.1f}x "
               f"{r.sent:5d} {r.started:12d} {r.completed:9d} {r.settled:9.2f} {r.cpu / max(r.sent, 1):12.3f}"
               + (f"  {r.timings}" if any(x.timings for _, x in rows) else ""))
         for e in r.errors[:3]:
@@ -552,6 +556,8 @@ def main() -> int:
                     help="instead of the class: the flood scenarios, each flooding this long (default 30 s)")
     ap.add_argument("--fast-reruns", choices=("both", "true", "false"), default="both",
                     help="--flood: runner.fastReruns for the server (both: side by side, the old setting first)")
+    ap.add_argument("--pace", choices=("both", "on", "off"), default="on",
+                    help="--flood: nnviz.ui.pace (NNVIZ_PACE) for the server (both: side by side, off first)")
     ap.add_argument("--only", default="", help="--flood: comma-separated parts of scenario names (e.g. losses,Devices)")
     ap.add_argument("--cap", type=float, default=120.0, help="--flood: seconds a victim's open may take, then cut")
     args = ap.parse_args()
