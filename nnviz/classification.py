@@ -7,6 +7,9 @@ Public API (used by the page, the benchmark, notebooks):
     make_model(config, device) -> nn.Sequential; region(config, model, grid) -> Region
     train(config, device, every, regions_at, grid, engine) -> iterator of Snapshot
     script(config, device) -> a plain-torch script that reproduces the run
+    verdict(config, history, other) -> the page's text about a run, compared with a kept run of another
+                      loss (differs_only_in_loss); losses: bce, ce and mse_sigmoid (nn.MSELoss on sigmoid(z),
+                      the saturating one, to watch beside bce)
 """
 from __future__ import annotations
 
@@ -24,8 +27,9 @@ from .regression import OPTIMIZERS, make_optimizer
 from .training import Data, Step
 
 DATASETS = {"blobs": "Two Gaussian blobs", "xor": "XOR", "moons": "Two moons", "circles": "Circles"}
-LOSSES = {"bce": "nn.BCEWithLogitsLoss()", "ce": "nn.CrossEntropyLoss()"}  # bce: one output logit; ce: two
-OUTPUTS = {"bce": 1, "ce": 2}  # logits the last layer gives for each loss
+LOSSES = {  # key -> the loss as the shown script writes it; bce and mse_sigmoid: one output logit; ce: two
+    "bce": "nn.BCEWithLogitsLoss()", "ce": "nn.CrossEntropyLoss()", "mse_sigmoid": "MSELoss on sigmoid(z)"}
+OUTPUTS = {"bce": 1, "ce": 2, "mse_sigmoid": 1}  # logits the last layer gives for each loss
 
 # Controls: one definition of their bounds (widgets, URL check, and the cost cap of one run on a
 # shared 2-core server: the largest run, 1000 points through three hidden layers of 32 for 1000
@@ -35,7 +39,11 @@ NOISE = FloatSpec("Noise (std added to each point)", 0.0, 0.5, 0.1, 0.01)
 N = IntSpec("Number of points", 50, 1000, 200, 10)
 HIDDEN = NumberListSpec("Hidden layer widths", 1, 32, (8,), 0, 3, integer=True)
 ACT = ChoiceSpec("Activation", tuple(ACTIVATIONS), "tanh")
-LOSS = ChoiceSpec("Loss", tuple(LOSSES), "bce")
+LOSS_NAMES = {"bce": "BCEWithLogitsLoss", "ce": "CrossEntropyLoss", "mse_sigmoid": "MSE on sigmoid(z)"}  # for text
+LOSS = ChoiceSpec("Loss", tuple(LOSSES), "bce",
+                  help="bce: one logit z into nn.BCEWithLogitsLoss. ce: two logits into nn.CrossEntropyLoss. "
+                       "mse_sigmoid: one logit z, nn.MSELoss on sigmoid(z) against the 0/1 label: its gradient "
+                       "carries sigmoid's slope, which vanishes where the network is confidently wrong.")
 OPT = ChoiceSpec("Optimizer", tuple(OPTIMIZERS), "adam")
 LR = FloatSpec("Learning rate", 0.0001, 1.0, 0.02, 0.0001)
 EPOCHS = IntSpec("Epochs", 10, 1000, 300, 10)
@@ -49,7 +57,8 @@ class ClassifierConfig:
     noise: float = 0.1  # std of Gaussian noise added to each point; every data set stays recognisable
     hidden: tuple[int, ...] = (8,)  # hidden layer widths; () is logistic regression (a straight boundary)
     activation: str = "tanh"  # a key of nnviz.activations.ACTIVATIONS, with its default parameters
-    loss: str = "bce"  # bce: one logit into nn.BCEWithLogitsLoss | ce: two logits into nn.CrossEntropyLoss
+    loss: str = "bce"  # bce: one logit into nn.BCEWithLogitsLoss | ce: two logits into nn.CrossEntropyLoss |
+    # mse_sigmoid: one logit z, nn.MSELoss(sigmoid(z), y): slow where sigmoid saturates on a wrong answer
     optimizer: str = "adam"  # sgd | momentum | adam
     lr: float = 0.02  # Adam moves each weight by about lr a step: XOR is solved in 40-100 epochs
     epochs: int = 300  # enough for >= 95% test accuracy on the default XOR for every seed tried
@@ -74,6 +83,10 @@ class Snapshot:
     test_accuracy: float  # in [0, 1], after the step
     diverged: bool = False  # the loss became non-finite or grew far above its start: training stopped
     region: Region | None = None  # after the step; only at epochs asked for in regions_at, and at the last
+    confident_wrong: float = 0.0  # in [0, 1]: training points whose true class gets P < 1% (before the step)
+
+
+SURE = 0.99  # "confidently wrong": the wrong class gets a probability above this (|margin| > ln 99)
 
 
 def _check(config: ClassifierConfig) -> None:
@@ -170,16 +183,29 @@ def make_model(config: ClassifierConfig, device: str | torch.device = "cpu") -> 
     return nn.Sequential(*layers).to(device)
 
 
+def _one_logit(config: ClassifierConfig) -> bool:
+    """True where the model gives one logit z and P(class 1) = sigmoid(z) (bce, mse_sigmoid)."""
+    return OUTPUTS[config.loss] == 1
+
+
 def _prob1(logits: Tensor, bce: bool) -> Tensor:
-    """P(class 1) from the model's outputs: sigmoid of the one logit, or softmax's second entry."""
+    """P(class 1) from the model's outputs: sigmoid of the one logit (bce: any one-logit loss), or
+    softmax's second entry."""
     return torch.sigmoid(logits[:, 0]) if bce else torch.softmax(logits, 1)[:, 1]  # (m,)
 
 
 def _correct(logits: Tensor, labels: Tensor, bce: bool) -> Tensor:
     """How many are predicted right (a float scalar, exact below 2**24); the prediction is class 1
-    where P(class 1) > 0.5."""
+    where P(class 1) > 0.5 (bce: one logit, z > 0)."""
     pred = logits[:, 0] > 0 if bce else logits[:, 1] > logits[:, 0]  # (m,)
     return (pred == labels.bool()).sum().float()
+
+
+def _confident_wrong(logits: Tensor, labels: Tensor, bce: bool) -> Tensor:
+    """How many points give their true class a probability below 1 - SURE (a float scalar): the
+    logit margin of the true class, z or -z for one logit, z_y - z_other for two, is below -ln(SURE / (1 - SURE))."""
+    margin = logits[:, 0] * (2 * labels - 1) if bce else (logits[:, 1] - logits[:, 0]) * (2 * labels - 1)  # (m,)
+    return (margin < -math.log(SURE / (1 - SURE))).sum().float()
 
 
 def _grid(box: tuple[float, float, float, float], grid: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
@@ -199,7 +225,7 @@ def region(config: ClassifierConfig, model: nn.Module, grid: int = 60) -> Region
     """P(class 1) of `model` on a grid x grid lattice over extent(config)."""
     dev = next(model.parameters()).device
     xs, ys, points = _grid(extent(config), grid, dev)
-    return _region(model, xs, ys, points, config.loss == "bce")
+    return _region(model, xs, ys, points, _one_logit(config))
 
 
 def untrained_region(config: ClassifierConfig, grid: int = 60) -> Region:
@@ -210,12 +236,26 @@ def untrained_region(config: ClassifierConfig, grid: int = 60) -> Region:
 
 # --- Training ------------------------------------------------------------------------------------------
 
+class SigmoidMSELoss(nn.Module):
+    """nn.MSELoss on sigmoid(z): the squared error of the predicted probability against the 0/1
+    label. Its gradient 2 (sigmoid(z) - y) sigmoid'(z) / n carries sigmoid's slope, which vanishes
+    as |z| grows: a confidently wrong logit gets almost no push (BCEWithLogitsLoss's is sigmoid(z) - y)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mse = nn.MSELoss()
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        return self.mse(torch.sigmoid(logits), target)  # (m, 1) probabilities against (m, 1) float labels
+
+
 def make_loss(name: str) -> nn.Module:
-    return {"bce": nn.BCEWithLogitsLoss, "ce": nn.CrossEntropyLoss}[name]()
+    return {"bce": nn.BCEWithLogitsLoss, "ce": nn.CrossEntropyLoss, "mse_sigmoid": SigmoidMSELoss}[name]()
 
 
 def _targets(labels: Tensor, bce: bool) -> Tensor:
-    """What the loss module takes: float (m, 1) for BCEWithLogitsLoss, class indices (m,) for CE."""
+    """What the loss module takes: float (m, 1) for the one-logit losses (BCEWithLogitsLoss, MSE on
+    sigmoid), class indices (m,) for CE."""
     return labels.float().unsqueeze(1) if bce else labels
 
 
@@ -228,7 +268,7 @@ def train(config: ClassifierConfig = ClassifierConfig(), device: str = "cpu", ev
     dev = torch.device(device)
     training.check_engine(engine, dev)
     d = make_data(config)
-    bce = config.loss == "bce"
+    bce = _one_logit(config)  # one logit, sigmoid(z): bce and mse_sigmoid
     data = Data(d.X_train, _targets(d.y_train, bce), d.X_test, _targets(d.y_test, bce)).to(dev)
     labels_train, labels_test = d.y_train.to(dev), d.y_test.to(dev)  # (n_train,), (n_test,)
     model = make_model(config, dev)
@@ -239,11 +279,12 @@ def train(config: ClassifierConfig = ClassifierConfig(), device: str = "cpu", ev
 
     def snapshot(step: Step) -> Snapshot:
         with torch.no_grad():
-            right = [_correct(step.out, labels_train, bce), _correct(step.test_out, labels_test, bce)]
-            loss, test_loss, r_train, r_test = torch.stack([step.loss.detach(), step.test_loss, *right]).tolist()
+            right = [_correct(step.out, labels_train, bce), _correct(step.test_out, labels_test, bce),
+                     _confident_wrong(step.out, labels_train, bce)]
+            loss, test_loss, r_train, r_test, sure = torch.stack([step.loss.detach(), step.test_loss, *right]).tolist()
         shown = step.epoch in at or step.epoch == last  # one copy to the host above; the region is a second
         return Snapshot(step.epoch, loss, test_loss, r_train / n_train, r_test / n_test,
-                        region=_region(model, xs, ys, points, bce) if shown else None)
+                        region=_region(model, xs, ys, points, bce) if shown else None, confident_wrong=sure / n_train)
 
     def finish(snap: Snapshot, step: Step) -> Snapshot:  # a diverged run's last snapshot gets its region too
         return snap if snap.region is not None else replace(snap, region=_region(model, xs, ys, points, bce))
@@ -258,20 +299,49 @@ def frame_epochs(epochs: int, frames: int = 10) -> tuple[int, ...]:
     return tuple(sorted({i * epochs // frames for i in range(frames)} - {epochs - 1}))
 
 
-def verdict(config: ClassifierConfig, history: Sequence[Snapshot]) -> str:
-    """What the page says about a finished (or stopped) run; every sentence is computed from it."""
+def differs_only_in_loss(a: ClassifierConfig, b: ClassifierConfig) -> bool:
+    """Two runs of the same network, data, optimizer and seed, with different losses: a fair comparison."""
+    return a.loss != b.loss and replace(a, loss=b.loss) == b
+
+
+def train_curves(history: Sequence[Snapshot]) -> dict[str, list]:
+    """A run's train loss and accuracy against the chart's 1-based epoch: what a kept run shows beside a new one."""
+    return {"epoch": [h.epoch + 1 for h in history], "loss": [h.train_loss for h in history],
+            "accuracy": [h.train_accuracy for h in history]}
+
+
+def reached(history: Sequence[Snapshot], accuracy: float = 0.95) -> int | None:
+    """The first snapshot epoch (0-based) whose train accuracy is at least `accuracy`; None if none is."""
+    return next((h.epoch for h in history if h.train_accuracy >= accuracy), None)
+
+
+def _when(history: Sequence[Snapshot], accuracy: float) -> str:
+    """"at epoch N" (the chart's 1-based epoch) where every epoch up to N was snapshotted, else "by epoch N"."""
+    e = reached(history, accuracy)
+    if e is None:
+        return f"never (in {history[-1].epoch + 1} epochs)"
+    return f"{'at' if len(history) > e and history[e].epoch == e else 'by'} epoch {e + 1}"
+
+
+def verdict(config: ClassifierConfig, history: Sequence[Snapshot],
+            other: tuple[ClassifierConfig, Sequence[Snapshot]] | None = None) -> str:
+    """What the page says about a finished (or stopped) run; every sentence is computed from it.
+    `other`: a kept run of the same settings but another loss (differs_only_in_loss), compared with."""
     s = history[-1]
     out = [f"After {s.epoch + 1} epochs the network classifies {s.train_accuracy:.0%} of the training "
            f"points and {s.test_accuracy:.0%} of the test points correctly."]
     if s.diverged or not all(math.isfinite(h.train_loss) for h in history):
         return " ".join(out)
+    n_train = _n_train(config)
+    sure, wrong = round(s.confident_wrong * n_train), round((1 - s.train_accuracy) * n_train)
+    saturated = config.loss == "mse_sigmoid" and sure > 0
     linear = not config.hidden
     if linear:
         out.append("With no hidden layer the model is logistic regression: its boundary, where P(class 1) = 0.5, "
                    "is one straight line.")
         if config.data != "blobs" and s.train_accuracy < 0.95:
             out.append(f"No straight line separates the classes of {DATASETS[config.data]}.")
-        if config.data == "xor" and abs(s.train_loss - math.log(2)) < 0.02:
+        if config.data == "xor" and config.loss != "mse_sigmoid" and abs(s.train_loss - math.log(2)) < 0.02:
             out.append(f"On XOR the loss stays at {s.train_loss:.3f}, next to ln 2 = 0.693: the loss of "
                        "answering P = 0.5 for every point. A hidden layer with a non-linear activation bends the "
                        "boundary.")
@@ -279,17 +349,33 @@ def verdict(config: ClassifierConfig, history: Sequence[Snapshot]) -> str:
         layers = "one hidden layer" if len(config.hidden) == 1 else f"{len(config.hidden)} hidden layers"
         out.append(f"With {layers} of {ACTIVATIONS[config.activation].label} units the boundary bends around "
                    "the classes: a straight line could not do this.")
+    if saturated:
+        out.append(f"{sure} of the {n_train} training points ({s.confident_wrong:.0%}) are confidently wrong: the "
+                   f"network gives their true class a probability below {1 - SURE:.0%}. MSELoss on sigmoid(z) pushes "
+                   "such a point with 2(σ(z) − y)·σ′(z)/n, and σ′(z) < 0.01 there: less than 2% of the push "
+                   "(σ(z) − y)/n that BCEWithLogitsLoss gives it.")
     k = max(len(history) // 5, 1)
     if not linear and len(history) > k and s.train_accuracy < 0.95:
         before = history[-1 - k]
         if before.train_loss - s.train_loss < 0.01 * before.train_loss:
-            out.append(f"The training loss has stopped falling ({before.train_loss:.4g} at epoch {before.epoch}, "
+            stalled = (f"The training loss has stopped falling ({before.train_loss:.4g} at epoch {before.epoch}, "
                        f"{s.train_loss:.4g} now) with {1 - s.train_accuracy:.0%} of the training points still on "
-                       "the wrong side: more epochs will not help; another seed, a wider layer or a smooth "
-                       "activation may.")
+                       "the wrong side")
+            if saturated:
+                which = "all of them" if sure == wrong else f"{sure} of those {wrong}"
+                out.append(f"{stalled}, {which} confidently wrong, where this loss's gradient has all but vanished.")
+            else:
+                out.append(f"{stalled}: more epochs will not help; another seed, a wider layer or a smooth "
+                           "activation may.")
     if s.train_accuracy - s.test_accuracy >= 0.1:
         out.append(f"Train accuracy is {s.train_accuracy - s.test_accuracy:.0%} above test accuracy: the boundary "
                    "follows the training points' noise more than the classes' shape (overfitting).")
+    if other is not None and differs_only_in_loss(config, other[0]) and other[1]:
+        o = other[1][-1]
+        out.append(f"Beside it, dotted on the chart, the {LOSS_NAMES[other[0].loss]} run of the same network and "
+                   f"data ended at {o.train_accuracy:.0%} train accuracy. 95% train accuracy: the "
+                   f"{LOSS_NAMES[other[0].loss]} run {_when(other[1], 0.95)}, this {LOSS_NAMES[config.loss]} run "
+                   f"{_when(history, 0.95)}.")
     return " ".join(out)
 
 
@@ -336,10 +422,14 @@ def script(config: ClassifierConfig, device: str = "cpu") -> str:
     opt = {"sgd": f"torch.optim.SGD(model.parameters(), lr={config.lr!r})",
            "momentum": f"torch.optim.SGD(model.parameters(), lr={config.lr!r}, momentum=0.9)",
            "adam": f"torch.optim.Adam(model.parameters(), lr={config.lr!r})"}[config.optimizer]
-    bce = config.loss == "bce"
-    target = ("y_train_t, y_test_t = y_train.float().unsqueeze(1), y_test.float().unsqueeze(1)  # BCE takes float targets"
+    bce = _one_logit(config)
+    target = ("y_train_t, y_test_t = y_train.float().unsqueeze(1), y_test.float().unsqueeze(1)  # float 0/1 targets"
               if bce else "y_train_t, y_test_t = y_train, y_test  # CrossEntropyLoss takes class indices")
     pred = "(out[:, 0] > 0)" if bce else "(out[:, 1] > out[:, 0])"
+    loss_fn = (f"loss_fn = {LOSSES[config.loss]}" if config.loss != "mse_sigmoid" else
+               "mse = nn.MSELoss()\n\n\n"
+               "def loss_fn(out, target):  # squared error of the probability sigmoid(z) against the 0/1 label\n"
+               "    return mse(torch.sigmoid(out), target)\n\n")
     return f"""import math
 
 import torch
@@ -359,7 +449,7 @@ X_test, y_test = X[split:].to(device), y[split:].to(device)
 
 torch.manual_seed({config.seed})  # the page draws the same numbers from its own torch.Generator
 model = {model}.to(device)
-loss_fn = {LOSSES[config.loss]}
+{loss_fn}
 optimizer = {opt}
 
 

@@ -1,5 +1,6 @@
 """Logits and classification losses: why losses take raw scores, and a classifier trained live."""
 import math
+from dataclasses import replace
 
 import streamlit as st
 
@@ -37,7 +38,10 @@ TRY = (  # (label, icon, the classifier's settings): linear separability, made v
     ("Circles with ReLU, two hidden layers", ":material/radio_button_unchecked:",
      {"data": "circles", "hidden": "8, 8", "clf_act": "relu"}),
     ("Two moons, CrossEntropyLoss on two logits", ":material/dark_mode:", {"data": "moons", "clf_loss": "ce"}),
+    ("XOR, 32 tanh units, Adam at 0.5: MSE on sigmoid(z) gets stuck", ":material/trending_flat:",
+     {"data": "xor", "hidden": "32", "clf_act": "tanh", "clf_loss": "mse_sigmoid", "clf_lr": "0.5"}),
 )
+EARLIER, KEEP = "classifier_earlier", 3  # finished classifier runs kept to compare with (newest first, one per config)
 
 # === Why losses take logits ======================================================================
 if why_tab.open:
@@ -166,6 +170,14 @@ if clf_tab.open:
             panels = st.columns([1.1, 1])
             region_chart, history_chart = panels[0].empty(), panels[1].empty()
             progress, numbers_row = st.empty(), st.empty()
+        # a finished run of the same network and data with another loss: drawn dotted beside this one
+        other = next((e for e in st.session_state.get(EARLIER, ()) if C.differs_only_in_loss(e["config"], cfg)), None)
+        earlier = None if other is None else {"name": f"{C.LOSS_NAMES[other['config'].loss]} run",
+                                              **C.train_curves(other["history"])}
+        if other is not None:
+            main.caption(f"Dotted grey: your earlier run of this network, data, optimizer and seed with "
+                         f"{C.LOSS_NAMES[other['config'].loss]} (train loss and accuracy). Its loss is another "
+                         "function of the predictions: compare how the curves fall, and the accuracies.")
 
         def draw(run: dict, final: bool = False) -> None:
             """One update: the regions at the newest snapshot that has them, the curves, the numbers."""
@@ -181,16 +193,20 @@ if clf_tab.open:
                     show_cached("logits.region0", (cfg, GRID), lambda: region_figure(
                         untrained(), points, box, False, keys_right=presenting()), key=f"region_{tag}", headline=True)
                 with history_chart:
-                    show_cached("logits.history0", cfg.epochs, lambda: history_figure(
-                        hist, cfg.epochs, accuracy_panel=not presenting()), key=f"history_{tag}", headline=True)
+                    if earlier is None:
+                        show_cached("logits.history0", cfg.epochs, lambda: history_figure(
+                            hist, cfg.epochs, accuracy_panel=not presenting()), key=f"history_{tag}", headline=True)
+                    else:
+                        show_figure(history_figure(hist, cfg.epochs, accuracy_panel=not presenting(), earlier=earlier),
+                                    key=f"history_{tag}", headline=True)
                 return
             region = run.get("region") or untrained()
             with region_chart:  # an st.empty: each frame replaces the last
                 show_figure(region_figure(region, points, box, bool(hist), keys_right=presenting()),
                             key=f"region_{tag}", headline=True)
             with history_chart:
-                show_figure(history_figure(hist, cfg.epochs, accuracy_panel=not presenting()), key=f"history_{tag}",
-                            headline=True)
+                show_figure(history_figure(hist, cfg.epochs, accuracy_panel=not presenting(), earlier=earlier),
+                            key=f"history_{tag}", headline=True)
             if s is not None:
                 with numbers_row.container(horizontal=True, gap="medium"):
                     for label, v in (("train accuracy", f"{s.train_accuracy:.1%}"),
@@ -213,11 +229,19 @@ if clf_tab.open:
             train_live(run, with_regions(run, snapshots), cfg.epochs, draw,
                        lambda done: progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}"),
                        slow_seconds=SLOW_SECONDS if slow else 0.0)
+            if run["state"] in ("done", "diverged") and run["history"]:  # kept to compare with (no regions: small)
+                entry = {"config": cfg, "history": [replace(h, region=None) for h in run["history"]]}
+                older = [e for e in st.session_state.get(EARLIER, ()) if e["config"] != cfg]
+                st.session_state[EARLIER] = [entry] + older[:KEEP - 1]
         if run is not None and (run["config"], run["device"]) == (cfg, dev) and run["history"]:
             draw(run, final=True)
             s = run["history"][-1]
             with main:
-                st.markdown(finished_view(run, lambda r: {"verdict": C.verdict(cfg, r["history"])})["verdict"])
+                compared = None if other is None else (other["config"], other["history"])
+                said = finished_view(run, lambda r: {"verdict": C.verdict(cfg, r["history"], compared)})
+                st.markdown(said["verdict"])
+                if cfg.loss == "mse_sigmoid" and other is None:
+                    st.caption("To compare: set the loss to bce and press Train. This run stays on the chart, dotted.")
                 if run["state"] == "stopped":
                     st.info(f"Stopped after {s.epoch + 1} epochs. Press Train to start again.")
                 elif run["state"] == "diverged":

@@ -302,13 +302,16 @@ def test_a_classifier_link_opens_its_tab_and_computes_nothing_else(app, query):
 
 def test_try_links_open_their_settings_without_a_notice(app):
     links = app(PAGE, part=CLF).get("page_link")
-    assert len(links) == 4
+    assert len(links) == 5
     for link in links:
         query = {k: v[0] for k, v in parse_qs(link.proto.query_string, keep_blank_values=True).items()}
         at = app(PAGE, **query)
         assert not at.warning, (link.proto.label, _warnings(at))
         for key, value in query.items():
             if key == "part":
+                continue
+            if key == "clf_lr":
+                assert at.number_input(key=key).value == float(value)
                 continue
             widget = at.text_input(key=key) if key == "hidden" else at.selectbox(key=key)
             assert str(widget.value).replace(" ", "") == value.replace(" ", ""), (key, widget.value)
@@ -476,3 +479,100 @@ def test_projector_history_is_one_panel_with_the_accuracies_in_its_legend(app):
     at = app(PAGE, part=CLF, data="xor", hidden="8", clf_act="tanh", clf_epochs="60")
     at.button(key="train_clf").click().run()
     assert figure(at, 1)["layout"]["yaxis2"]["title"]["text"] == "accuracy"
+
+
+# === MSE on sigmoid(z) beside BCE (issue 19) =========================================================
+
+STUCK = dict(part=CLF, data="xor", hidden="32", clf_act="tanh", clf_lr="0.5", clf_epochs="100")  # the Try link, shorter
+
+
+def _plain_xor_run(loss_fn, epochs: int = 100) -> list[float]:
+    """The train accuracy of every epoch's forward pass of the textbook loop: seed 0, Linear(2, 32), Tanh,
+    Linear(32, 1), Adam at 0.5, on the page's data."""
+    import torch
+    from torch import nn
+
+    from nnviz import classification as C
+
+    d = C.make_data(C.ClassifierConfig())
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 1))
+    opt = torch.optim.Adam(model.parameters(), lr=0.5)
+    accs = []
+    for _ in range(epochs):
+        out = model(d.X_train)
+        loss = loss_fn(out, d.y_train.float().unsqueeze(1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        accs.append(float(((out[:, 0] > 0) == d.y_train.bool()).float().mean()))
+    return accs
+
+
+def test_mse_on_sigmoid_trains_and_compares_with_bce(app, tmp_path):
+    import torch
+    from torch import nn
+
+    at = app(PAGE, **STUCK)
+    at.selectbox(key="clf_loss").set_value("mse_sigmoid").run()  # the student picks the new loss
+    assert not at.exception and not at.warning, _warnings(at)
+    at.button(key="train_clf").click().run()
+    assert not at.exception
+    assert any("Trained 100 epochs" in s.value for s in at.success)
+    mse_metrics = _metrics(at)
+    # the shown script (plain torch, nn.MSELoss on torch.sigmoid) prints the page's numbers
+    code = shown_script(at, 0)
+    assert "mse(torch.sigmoid(out), target)" in code and "nn.MSELoss()" in code
+    final = _final_line(_run(code, tmp_path, "train_classifier.py"))
+    assert float(mse_metrics["train loss"]) == pytest.approx(final["train loss"], rel=5e-4)
+    assert mse_metrics["train accuracy"] == f"{final['train accuracy']:.1%}"
+    mse = nn.MSELoss()
+    mse_accs = _plain_xor_run(lambda out, y: mse(torch.sigmoid(out), y))
+    assert mse_accs[-1] == pytest.approx(final["train accuracy"], abs=1e-4) and max(mse_accs) < 0.8  # stuck
+    verdict = _text(at, "After 100 epochs")
+    assert "confidently wrong" in verdict and "less than 2% of the push" in verdict
+    assert any("set the loss to bce" in c.value for c in at.caption)
+    assert len(figure(at, 1)["data"]) == 4  # train and test, loss and accuracy: no run to compare with yet
+    # the same network with BCE: the MSE run stays on the chart, grey and dotted, in both panels
+    at.selectbox(key="clf_loss").set_value("bce").run()
+    assert not at.exception and any("Dotted grey" in c.value for c in at.caption)
+    dotted = [t for t in figure(at, 1)["data"] if t.get("legendgroup") == "earlier"]
+    assert [t["name"] for t in dotted] == ["MSE on sigmoid(z) run"] * 2 and dotted[0]["line"]["dash"] == "dot"
+    assert f"{float(_array(dotted[0]['y'])[-1]):.4g}" == mse_metrics["train loss"]
+    np.testing.assert_allclose(_array(dotted[1]["y"]), mse_accs, atol=1e-6)  # its train accuracy, epoch by epoch
+    at.button(key="train_clf").click().run()
+    assert not at.exception
+    bce_accs = _plain_xor_run(nn.BCEWithLogitsLoss())
+    first = next(e for e, a in enumerate(bce_accs) if a >= 0.95) + 1  # the chart's epoch (1-based)
+    verdict = _text(at, "After 100 epochs")
+    assert (f"95% train accuracy: the MSE on sigmoid(z) run never (in 100 epochs), this BCEWithLogitsLoss run at "
+            f"epoch {first}") in verdict, verdict
+    assert f"ended at {mse_accs[-1]:.0%} train accuracy" in verdict
+    assert _metrics(at)["train accuracy"] == f"{bce_accs[-1]:.1%}" and bce_accs[-1] == 1.0
+    kept = [t["name"] for t in figure(at, 1)["data"] if t.get("legendgroup") == "earlier"]
+    assert kept == ["MSE on sigmoid(z) run"] * 2
+
+
+def test_a_link_with_the_new_loss_works_and_a_bad_one_gives_a_notice(app):
+    at = app(PAGE, part=CLF, clf_loss="mse_sigmoid")
+    assert not at.warning, _warnings(at)
+    assert at.selectbox(key="clf_loss").value == "mse_sigmoid"
+    for bad in ("mse", "MSE_SIGMOID", "mse_sigmoid`[x](http://evil.example)`"):
+        at = app(PAGE, part=CLF, clf_loss=bad)
+        assert not at.exception
+        assert "clf_loss=" in _warnings(at) and "mse_sigmoid" in _warnings(at), _warnings(at)
+        assert at.selectbox(key="clf_loss").value == "bce"  # the default, not the bad value
+
+
+def test_projector_history_keeps_the_compared_run_in_one_panel(app):
+    at = app(PAGE, present="true", **STUCK, clf_loss="mse_sigmoid")
+    at.button(key="train_clf").click().run()
+    at.selectbox(key="clf_loss").set_value("bce").run()
+    at.button(key="train_clf").click().run()
+    assert not at.exception
+    fig, m = figure(at, 1), _metrics(at)
+    assert "yaxis2" not in fig["layout"] and {t.get("yaxis", "y") for t in fig["data"]} == {"y"}
+    names = [t["name"] for t in fig["data"]]
+    assert names[:2] == [f"train {m['train accuracy']}", f"test {m['test accuracy']}"]
+    assert len(names) == 3 and names[2].startswith("MSE on sigmoid(z) run ") and names[2].endswith("%")

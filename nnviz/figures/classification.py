@@ -282,11 +282,17 @@ def _log_ticks(lo: float, hi: float, most: int = 4) -> list[float]:
     return [lo, hi]
 
 
-def history_figure(history: Sequence, epochs: int, accuracy_panel: bool = True) -> go.Figure:
+EARLIER = dict(color="#555555", dash="dot", width=2.5)  # a kept run of another loss: grey, dotted (not by colour alone)
+
+
+def history_figure(history: Sequence, epochs: int, accuracy_panel: bool = True,
+                   earlier: dict | None = None) -> go.Figure:
     """Loss (log scale) and accuracy against epoch, train and test, in two stacked panels; one legend
     entry for train (solid) and one for test (dashed), each toggling both panels.
     accuracy_panel False (a projector: one panel of full height, not two strips): the loss alone, the newest
-    accuracies in its legend ("train: accuracy 97.5%")."""
+    accuracies in its legend ("train: accuracy 97.5%").
+    earlier: a kept run of the same network and data with another loss, drawn grey and dotted in each panel:
+    {"name": legend text, "epoch": 1-based epochs, "loss": its train losses, "accuracy": its train accuracies}."""
     rows = 2 if accuracy_panel else 1
     fig = (make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.55, 0.45])
            if accuracy_panel else go.Figure())
@@ -294,12 +300,15 @@ def history_figure(history: Sequence, epochs: int, accuracy_panel: bool = True) 
     def at(row: int) -> dict:  # a subplot's row and column (a figure of one panel has none)
         return dict(row=row, col=1) if accuracy_panel else {}
 
+    def positive(vals) -> list:  # a log axis: only positive finite losses
+        return [v if v is not None and v > 0 and math.isfinite(v) else None for v in vals]
+
     ep = np.asarray([s.epoch + 1 for s in history], dtype=np.float32)
     for split, colour, dash in (("train", OKABE_ITO[0], "solid"), ("test", OKABE_ITO[4], "dash")):
         for row, what in ((1, "loss"), (2, "accuracy"))[:rows]:
             vals = [getattr(s, f"{split}_{what}") for s in history]
             if row == 1:
-                vals = [v if v is not None and v > 0 and math.isfinite(v) else None for v in vals]
+                vals = positive(vals)
             name = split
             if not accuracy_panel and history:  # the newest accuracy in the legend: no panel of its own
                 name = f"{split} {getattr(history[-1], f'{split}_accuracy'):.1%}"
@@ -307,13 +316,23 @@ def history_figure(history: Sequence, epochs: int, accuracy_panel: bool = True) 
                                      showlegend=row == 1, line=dict(color=colour, dash=dash, width=2.5),
                                      hovertemplate=f"epoch %{{x:.0f}}: {split} {what} %{{y:.4g}}<extra></extra>"),
                           **at(row))
+    if earlier is not None:
+        e_ep = np.asarray(earlier["epoch"], dtype=np.float32)
+        name = earlier["name"] if accuracy_panel else f"{earlier['name']} {earlier['accuracy'][-1]:.1%}"
+        for row, what in ((1, "loss"), (2, "accuracy"))[:rows]:
+            vals = positive(earlier["loss"]) if row == 1 else earlier["accuracy"]
+            fig.add_trace(go.Scatter(x=e_ep, y=_finite(vals), mode="lines", name=name, legendgroup="earlier",
+                                     showlegend=row == 1, line=EARLIER,
+                                     hovertemplate=f"epoch %{{x:.0f}}: {earlier['name']}, train {what} "
+                                                   "%{y:.4g}<extra></extra>"), **at(row))
     _base(fig, CLASSIFIER_HEIGHT)
     fig.update_layout(hovermode="x unified")
     fig.update_xaxes(range=[0, max(epochs, 1)])
     fig.update_xaxes(title_text="epoch", **at(rows))
     # at most 6 loss ticks: a run that ends near ln 2 spans a tenth of a decade, where plotly labels every 0.01
     fig.update_yaxes(title_text="loss", type="log", exponentformat="power", **at(1))
-    losses = [v for s in history for v in (s.train_loss, s.test_loss) if v is not None and v > 0 and math.isfinite(v)]
+    losses = [v for s in history for v in (s.train_loss, s.test_loss)] + list(earlier["loss"] if earlier else [])
+    losses = [v for v in positive(losses) if v is not None]
     if losses and max(losses) < 10 * min(losses):  # within a decade plotly labels every 0.01: four labels instead
         fig.update_yaxes(tickvals=_log_ticks(min(losses), max(losses)), **at(1))
     if not accuracy_panel and history:  # "accuracy: ── train 97.5%  - - test 95.0%", one row (the projector's type)
@@ -321,9 +340,11 @@ def history_figure(history: Sequence, epochs: int, accuracy_panel: bool = True) 
     if accuracy_panel:
         fig.update_yaxes(title_text="accuracy", range=[0, 1.04], tickformat=".0%", row=2, col=1)
     if not history:
-        fig.update_yaxes(range=[-2, 0.5], **at(1))
+        if not losses:
+            fig.update_yaxes(range=[-2, 0.5], **at(1))
         fig.add_annotation(text="Press Train: the curves draw as it learns", xref="x domain", yref="y domain",
-                           x=0.5, y=0.5, showarrow=False, font=dict(size=13, color="#222"))
+                           x=0.5, y=0.5, showarrow=False, font=dict(size=13, color="#222"),
+                           bgcolor="rgba(255,255,255,0.85)")
     return fig
 
 
