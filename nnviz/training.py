@@ -61,17 +61,28 @@ def check_engine(engine: str, device: str | torch.device) -> None:
 
 
 def epochs(model: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Optimizer, data: Data, n: int,
-           engine: str = "eager") -> Iterator[Step]:
+           engine: str = "eager", clip: float | None = None,
+           before_step: Callable[[int], None] | None = None) -> Iterator[Step]:
     """n epochs of the loop on data's device, one Step after each. For engine="cuda_graph" build the
-    optimizer with capturable=True (Adam needs it)."""
+    optimizer with capturable=True (Adam needs it). `clip` and `before_step` (see eager_epochs) need
+    the eager engine: the CUDA-graph engine refuses them with a ValueError."""
     check_engine(engine, data.X_train.device)
-    run = graph_epochs if engine == "cuda_graph" else eager_epochs
-    return run(model, loss_fn, optimizer, data, n)
+    if engine == "cuda_graph":
+        if clip is not None or before_step is not None:
+            raise ValueError("gradient clipping and before_step need the eager engine, not the CUDA-graph engine")
+        return graph_epochs(model, loss_fn, optimizer, data, n)
+    return eager_epochs(model, loss_fn, optimizer, data, n, clip, before_step)
 
 
 def eager_epochs(model: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Optimizer, data: Data,
-                 n: int) -> Iterator[Step]:
-    """The seed note's loop, as written there."""
+                 n: int, clip: float | None = None,
+                 before_step: Callable[[int], None] | None = None) -> Iterator[Step]:
+    """The seed note's loop, as written there. Between the backward pass and the optimizer step it
+    calls before_step(epoch) (if given: the gradients are this epoch's, not yet clipped) and then, if
+    `clip` is a number, torch.nn.utils.clip_grad_norm_(model.parameters(), clip): every gradient
+    scaled down together so that their global norm is at most `clip`."""
+    if clip is not None and not (math.isfinite(clip) and clip > 0):
+        raise ValueError(f"the max gradient norm must be a finite number > 0, not {clip!r}")
     Xtr, ytr, Xte, yte = data.X_train, data.y_train, data.X_test, data.y_test
     for epoch in range(n):
         model.train()
@@ -79,6 +90,10 @@ def eager_epochs(model: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Op
         loss = loss_fn(out, ytr)  # 2. loss
         optimizer.zero_grad()  # 3. zero the gradients
         loss.backward()  # 4. backward pass
+        if before_step is not None:
+            before_step(epoch)
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)  # 4b. clip the global gradient norm
         optimizer.step()  # 5. optimizer step
         model.eval()
         with torch.inference_mode():
@@ -139,17 +154,24 @@ def diverged(train_loss: float, first: float) -> bool:
 S = TypeVar("S")  # a frozen dataclass with the fields train_loss (float) and diverged (bool)
 
 
+def is_snapshot(epoch: int, n: int, every: int, extra: Collection[int] = ()) -> bool:
+    """Whether `snapshots` takes a snapshot at `epoch` (0-based) of an n-epoch run: every `every`
+    epochs, at the epochs in `extra` and at the last."""
+    return epoch % every == 0 or epoch == n - 1 or epoch in extra
+
+
 def snapshots(steps: Iterator[Step], n: int, every: int, snapshot: Callable[[Step], S],
               extra: Collection[int] = (), finish: Callable[[S, Step], S] | None = None) -> Iterator[S]:
-    """Thin the epochs to snapshot(step) every `every` epochs, at the epochs in `extra` and at the
-    last (n - 1). Stops after a snapshot whose train loss diverged(), yielding it with diverged=True.
-    `finish` (if given) rewrites the final snapshot, the last epoch's or the diverged one."""
+    """Thin the epochs to snapshot(step) at the epochs is_snapshot picks: every `every` epochs, at
+    the epochs in `extra` and at the last (n - 1). Stops after a snapshot whose train loss
+    diverged(), yielding it with diverged=True. `finish` (if given) rewrites the final snapshot, the
+    last epoch's or the diverged one."""
     last = n - 1
     extra = frozenset(extra)
     first = None
     for step in steps:
         epoch = step.epoch
-        if epoch % every == 0 or epoch == last or epoch in extra:
+        if is_snapshot(epoch, n, every, extra):
             snap = snapshot(step)
             first = snap.train_loss if first is None else first
             if diverged(snap.train_loss, first):
