@@ -56,3 +56,19 @@ def test_threads_from_env_without_torch_state():
     assert threads_from_env({"NNVIZ_TORCH_THREADS": " 1 "}) == (1, None)
     n, warning = threads_from_env({"NNVIZ_TORCH_THREADS": "x" * 500})
     assert n == 1 and len(warning) < 200
+
+
+def test_malloc_arenas_are_capped_on_glibc_and_a_bad_value_leaves_them():
+    """nnviz.runtime.limit_malloc_arenas: mallopt(M_ARENA_MAX) accepts the cap on glibc (this Debian machine);
+    0 turns it off, and a value that is not a whole number is ignored (never raises)."""
+    import platform
+
+    from nnviz.runtime import limit_malloc_arenas
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not glibc")
+    assert limit_malloc_arenas({}) == 2
+    assert limit_malloc_arenas({"NNVIZ_MALLOC_ARENAS": "4"}) == 4
+    assert limit_malloc_arenas({"NNVIZ_MALLOC_ARENAS": "0"}) is None
+    assert limit_malloc_arenas({"NNVIZ_MALLOC_ARENAS": "lots"}) is None
+    limit_malloc_arenas({})  # back to the app's cap for the rest of this process
