@@ -8,6 +8,7 @@ from nnviz.activations import ACTIVATIONS
 from nnviz.figures import depth_figure, heatmap_figure, profile_figure, stats_figure
 from nnviz.ui import begin, code_expander, controls_area, device, intro, multiselect, require_frame, select, slider, toggle
 from nnviz.ui.figcache import show_cached
+from nnviz.ui.heavy import heavy_cache
 
 require_frame()
 st.title("Vanishing gradients: what reaches the first layer?")
@@ -53,7 +54,7 @@ if not acts:
     st.stop()
 
 # --- Compute: one cached sweep per activation, so a classroom on the same settings computes once --
-cached_sweep = st.cache_data(max_entries=512, show_spinner="Building and differentiating the networks…")(V.sweep)
+cached_sweep = heavy_cache(V.sweep, max_entries=512, show_spinner="Building and differentiating the networks…")
 sweeps = [cached_sweep(a, depth, width, init_name, std, residual, norm, dtype, seed, device()) for a in acts]
 colours = {a: ACTIVATIONS[a].colour for a in ACTIVATIONS}
 drawn_from = (tuple(acts), depth, width, init_name, std, residual, norm, dtype, seed, device())  # the figures' settings
@@ -93,6 +94,10 @@ with main:
         col.metric(f"{s.act}, depth {s.depths[-1]} vs 1", text, border=True,
                    help="The first layer's gradient norm in the deepest network divided by the one in a "
                         "one-layer network (overflow: it became inf or nan).")
+    st.page_link("pages/deep.py", icon=":material/stacked_line_chart:",  # the deep page takes 1-30 hidden layers
+                 label=f"Now train it: {acts[0]}, depth {min(depth, 30)}, learning (or not) layer by layer",
+                 query_params={"deep_act": acts[0], "deep_depth": str(min(depth, 30)), "deep_init": init_name}
+                 | ({"deep_std": f"{std:g}"} if init_name == "normal" else {}))
 
     # --- The two causes, with the numbers -------------------------------------------------------
     if theory:
@@ -184,27 +189,36 @@ st.markdown(
     "- **Residual connections** $h_l = h_{l-1} + f(\\cdot)$ add an identity path, so the gradient "
     "has a route around every layer.\n"
     "- **LayerNorm / BatchNorm** divide each layer's pre-activations by their spread, and on the way back "
-    "the gradient by about the same spread: they rescale the backward signal. The table measures each "
+    "the gradient by about the same spread: they rescale the backward signal. The table below measures each "
     "factor in these networks; the text under it says what that does here."
 )
 # --- What normalisation does to the backward signal, measured on these networks ------------------------
-cached_factors = st.cache_data(max_entries=256, show_spinner=False)(V.backward_factors)
-factors = {(a, n): cached_factors(a, depth, width, init_name, std, n, seed) for a in acts for n in V.NORMS}  # float64, CPU
-def _shown(v: float) -> float | None:
-    return v if math.isfinite(v) else None  # (nan: not measurable, an empty cell)
+# computed only when open (on_change="rerun": 12 float64 networks on the heaviest settings, about 40 % of a cold
+# open); open from the start when a normalisation is chosen (the key changes with it, so the default applies)
+table = st.expander("Measured: what each layer multiplies the gradient by, with and without normalisation",
+                    expanded=norm != "none", key=f"norm_table_{norm != 'none'}", on_change="rerun",
+                    icon=":material/table:")
+if table.open:
+    with table:
+        cached_factors = heavy_cache(V.backward_factors, max_entries=256, show_spinner=False)
+        factors = {(a, n): cached_factors(a, depth, width, init_name, std, n, seed)  # float64, CPU
+                   for a in acts for n in V.NORMS}
 
+        def _shown(v: float) -> float | None:
+            return v if math.isfinite(v) else None  # (nan: not measurable, an empty cell)
 
-st.dataframe([{"activation": a, "normalisation": V.NORMS[n], "divides by (spread)": _shown(factors[a, n].spread),
-               "× norm (backward)": _shown(factors[a, n].norm_gain), "× slopes f'": _shown(factors[a, n].slope),
-               "× weights Wᵀ": _shown(factors[a, n].weights), "= per layer": _shown(factors[a, n].per_layer),
-               "units passing ~0 (%)": 100 * factors[a, n].saturated}
-              for a in acts for n in V.NORMS], hide_index=True, key="norm_factors",
-             column_config={k: st.column_config.NumberColumn(format="%.3g") for k in (
-                 "divides by (spread)", "× norm (backward)", "× slopes f'", "× weights Wᵀ", "= per layer",
-                 "units passing ~0 (%)")})
-st.caption(V.norm_story(factors[acts[0], "none"], factors[acts[0], "batchnorm"], factors[acts[0], "layernorm"],
-                        width) + f" Each factor: how much one layer multiplies the gradient's size by on its way back "
-           f"(geometric mean over layers 2…{factors[acts[0], 'none'].depth} of a plain stack, no residual, and "
-           f"{V.N_SEEDS} seeds); 'units passing ~0': |f'(z)| < {V.SATURATED:g}, saturated (or, for ReLU, inactive).")
+        st.dataframe([{"activation": a, "normalisation": V.NORMS[n], "divides by (spread)": _shown(factors[a, n].spread),
+                       "× norm (backward)": _shown(factors[a, n].norm_gain), "× slopes f'": _shown(factors[a, n].slope),
+                       "× weights Wᵀ": _shown(factors[a, n].weights), "= per layer": _shown(factors[a, n].per_layer),
+                       "units passing ~0 (%)": 100 * factors[a, n].saturated}
+                      for a in acts for n in V.NORMS], hide_index=True, key="norm_factors",
+                     column_config={k: st.column_config.NumberColumn(format="%.3g") for k in (
+                         "divides by (spread)", "× norm (backward)", "× slopes f'", "× weights Wᵀ", "= per layer",
+                         "units passing ~0 (%)")})
+        st.caption(V.norm_story(factors[acts[0], "none"], factors[acts[0], "batchnorm"], factors[acts[0], "layernorm"],
+                                width) + f" Each factor: how much one layer multiplies the gradient's size by on its way "
+                   f"back (geometric mean over layers 2…{factors[acts[0], 'none'].depth} of a plain stack, no residual, "
+                   f"and {V.N_SEEDS} seeds); 'units passing ~0': |f'(z)| < {V.SATURATED:g}, saturated (or, for ReLU, "
+                   "inactive).")
 
 code_expander(V.script(tuple(acts), depth, width, init_name, std, residual, norm, dtype, seed), "vanishing_gradients.py")
