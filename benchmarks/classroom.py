@@ -542,6 +542,102 @@ def flood_main(args) -> int:
     return 0 if ok else 1
 
 
+# --- --burst: a class opens heavy links at the same moment; --cold: the first page on a fresh server ------------
+
+async def burst_class(base: str, queries: list[str], deadline: float) -> tuple[list[float], list[str]]:
+    """Every student opens /vanishing?<their query> at the same moment; their open times and errors."""
+    async def one(q: str) -> float:
+        c = Client(base, deadline)
+        try:
+            run = await c.open("vanishing", q)
+            errors = [] if run.status == 0 else [f"status {run.status}"]
+            errors += run.exceptions
+            if errors:
+                raise RuntimeError("; ".join(errors)[:200])
+            return run.seconds
+        finally:
+            await c.close()
+    results = await asyncio.gather(*(one(q) for q in queries), return_exceptions=True)
+    return ([r for r in results if isinstance(r, float)],
+            [f"{type(r).__name__}: {r}"[:200] for r in results if isinstance(r, BaseException)])
+
+
+def burst_main(args) -> int:
+    """--burst same|different: N students open the heaviest vanishing link at once (the same link, or each its
+    own init_seed: N computations), on a fresh server (1 process, or 2 behind nginx); all-done time, p50/p95,
+    peak RSS per process and the server CPU."""
+    queries = [HEAVY + (f"&init_seed={1000 + i}" if args.burst == "different" else "") for i in range(args.students)]
+    server = Server() if args.processes == 1 else Nginx(args.processes)
+    pids = [server.proc.pid] if args.processes == 1 else server.pids
+    try:
+        deadline = time.monotonic() + args.timeout
+        for b in ([server.url] if args.processes == 1 else server.backends):  # each process's first page run
+            asyncio.run(burst_class(b, ["depth=2"], deadline))
+        monitor = Monitor(pids)
+        monitor.start()
+        rss0, cpu0 = {p: rss_mb(p) for p in pids}, {p: cpu_s(p) for p in pids}
+        t0 = time.perf_counter()
+        times, errors = asyncio.run(burst_class(server.url, queries, deadline))
+        wall = time.perf_counter() - t0
+        monitor.halt.set()
+        monitor.join()
+        cpu = sum(cpu_s(p) - cpu0[p] for p in pids)
+        rss1 = {p: rss_mb(p) for p in pids}
+    finally:
+        server.stop()
+    print(f"\nburst ({args.burst} link): {args.students} students open /vanishing?{HEAVY}"
+          f"{'&init_seed=...' if args.burst == 'different' else ''} at once on {args.processes} process(es); "
+          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+    if times:
+        print(f"all done {wall:.2f} s; open p50 {pct(times, 0.5):.2f} s, p95 {pct(times, 0.95):.2f} s, "
+              f"max {max(times):.2f} s; server CPU {cpu:.1f} s ({cpu / len(queries):.3f} s per student)")
+    for p in pids:
+        print(f"process {p}: RSS {rss0[p]:.0f} MB before, peak {monitor.peak[p]:.0f} MB, {rss1[p]:.0f} MB after")
+    for e in errors[:5]:
+        print(f"  error: {e}")
+    return 0 if not errors else 1
+
+
+def cold_main(args) -> int:
+    """--cold: the first page a student opens on a freshly started process, for each page: with no warm-up
+    (the student's run imports the page's modules), and after `python -m nnviz.ui.warm PORT` (scripts/serve.sh
+    runs it after the health check) has returned: its one session has imported the app."""
+    pages = ("", "activations", "losses", "vanishing", "regression", "logits")
+    rows = []
+    for kicked in (False, True):
+        for page in pages:
+            server = Server()  # NNVIZ_WARM=0: only the kick's own session, no background warm-up
+            try:
+                deadline = time.monotonic() + args.timeout
+                if kicked:
+                    subprocess.run([sys.executable, "-m", "nnviz.ui.warm", server.url.rsplit(":", 1)[1]],
+                                   cwd=ROOT, check=True, capture_output=True, timeout=180)
+                times, errors = asyncio.run(burst_one(server.url, page, deadline))
+            finally:
+                server.stop()
+            rows.append((kicked, page or "home", times, errors))
+            print(f"  done: {'after the kick' if kicked else 'no warm-up'}, /{page}", flush=True)
+    print(f"\nthe first page on a fresh process; {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+    print(f"{'':16s} " + " ".join(f"{p or 'home':>12s}" for p in pages))
+    for kicked in (False, True):
+        cells = [r for r in rows if r[0] == kicked]
+        print(f"{'after the kick' if kicked else 'no warm-up':16s} "
+              + " ".join(f"{(r[2][0] if r[2] else float('nan')):11.2f}s" for r in cells))
+        for r in cells:
+            for e in r[3][:2]:
+                print(f"  error /{r[1]}: {e}")
+    return 0 if not any(r[3] for r in rows) else 1
+
+
+async def burst_one(base: str, page: str, deadline: float) -> tuple[list[float], list[str]]:
+    c = Client(base, deadline)
+    try:
+        run = await c.open(page, "")
+        return [run.seconds], ([] if run.status == 0 else [f"status {run.status}"]) + run.exceptions
+    finally:
+        await c.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--students", type=int, default=30)
@@ -560,9 +656,18 @@ def main() -> int:
                     help="--flood: nnviz.ui.pace (NNVIZ_PACE) for the server (both: side by side, off first)")
     ap.add_argument("--only", default="", help="--flood: comma-separated parts of scenario names (e.g. losses,Devices)")
     ap.add_argument("--cap", type=float, default=120.0, help="--flood: seconds a victim's open may take, then cut")
+    ap.add_argument("--burst", choices=("same", "different"), default=None,
+                    help="instead of the class: --students open the heaviest vanishing link at once (the same "
+                         "link, or each a different seed)")
+    ap.add_argument("--cold", action="store_true", help="instead of the class: each page as the first on a fresh "
+                                                         "process, without and after the warm-up kick")
     args = ap.parse_args()
     if args.flood is not None:
         return flood_main(args)
+    if args.burst is not None:
+        return burst_main(args)
+    if args.cold:
+        return cold_main(args)
     cores = os.cpu_count() or 1
 
     t_start = time.monotonic()

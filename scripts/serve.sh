@@ -81,6 +81,9 @@ PY
 # One torch thread per process unless told otherwise: a server's cores belong to its processes,
 # and torch's intra-op threads stall when the other cores are busy (issue 10's measurements).
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+# Two malloc arenas per process: glibc would give each session's thread its own, each keeping what its tensors
+# freed (nnviz/runtime.py; 30 different heavy links at once: 610 MB RSS per process instead of 900).
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 BACKENDS=()
 for i in $(seq 0 $((N - 1))); do
   p=$((APP_PORT + i))
@@ -113,6 +116,14 @@ for i in $(seq 0 $((N - 1))); do
   p=$((APP_PORT + i))
   wait_healthy "http://127.0.0.1:$p" "${PIDS[$i]}" 120 "$RUN_DIR/app-$p.log" "the app on port $p"
 done
+# Start each process's warm-up now (nnviz.ui.warm: every lesson link computed once, in the background, students
+# first), not when its first student arrives; NNVIZ_WARM=0 turns it off. Its one session's output goes to the log.
+if [ "${NNVIZ_WARM:-1}" != "0" ]; then
+  for i in $(seq 0 $((N - 1))); do
+    p=$((APP_PORT + i))
+    "$PYTHON" -m nnviz.ui.warm "$p" >>"$RUN_DIR/app-$p.log" 2>&1 &
+  done
+fi
 
 "$NGINX" "${NGINX_E[@]}" -p "$RUN_DIR/" -c "$RUN_DIR/nginx.conf" &
 NGINX_PID=$!
