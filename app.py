@@ -1,4 +1,9 @@
 """nnviz entry point: page config, the shared frame (sidebar), and navigation between the pages."""
+# Imported here, whole, before any page runs: plotly imports pandas lazily and takes it from sys.modules if it is
+# there, so on a cold process a second session's figure could meet the module half imported by the first
+# ("partially initialized module 'pandas' has no attribute 'Series'": seen with 30 students arriving at once).
+# An import statement waits for a module another thread is importing; plotly's lookup does not.
+import pandas  # noqa: F401
 import streamlit as st
 
 from nnviz.runtime import setup_torch_threads
