@@ -6,7 +6,6 @@ from nnviz.figures import fit_figure, residual_figure, share_figure, surface_fig
 from nnviz.figures.losses import sweep_figure, zoom_figure
 from nnviz.ui import begin, code_expander, controls_area, device, intro, multiselect, require_frame, show_figure, slider
 from nnviz.ui.figcache import show_cached
-from nnviz.ui.heavy import heavy_cache
 
 require_frame()
 st.title("L1 against MSE: who pulls the line?")
@@ -57,15 +56,15 @@ if not losses:
 losses = tuple(losses)
 try:
     if upload is not None:
-        result = heavy_cache(L.analyse_upload, max_entries=64)(upload.getvalue(), losses, delta, beta, device())
+        result = st.cache_data(max_entries=64)(L.analyse_upload)(upload.getvalue(), losses, delta, beta, device())
     else:
-        result = heavy_cache(L.analyse_generated, max_entries=256)(
+        result = st.cache_data(max_entries=256)(L.analyse_generated)(
             losses, outliers, outlier_size, noise, seed, delta, beta, device())
 except L.DataError as e:  # its message echoes the file's cells only through nnviz.text.inert (a code span);
     main.error(f"That file cannot be used: {e}")  # the file's name and cells reach no other text or figure
     st.stop()
 data, fits = result.data, result.fits
-sweep = None if upload is not None else heavy_cache(L.outlier_sweep, max_entries=256)(outlier_size, noise, seed)
+sweep = None if upload is not None else st.cache_data(max_entries=256)(L.outlier_sweep)(outlier_size, noise, seed)
 # every setting the figures below are drawn from (generated data only: an upload's figures are built each run)
 drawn_from = None if upload is not None else (losses, outliers, outlier_size, noise, seed, delta, beta, device())
 

@@ -17,7 +17,6 @@ import plotly.io as pio
 import streamlit as st
 
 from .frame import CHART_CONFIG, presenting, projected, take_reserve
-from .heavy import place
 
 
 class _Built(go.Figure):
@@ -34,9 +33,8 @@ class _Built(go.Figure):
 @st.cache_data(max_entries=2048, max_size="64MB", show_spinner=False)
 def _spec(name: str, settings: Any, present: bool, reserved: int, _build: Callable[[], go.Figure]) -> str:
     """The figure's plotly JSON (typed arrays), as show_figure would send it."""
-    with place():  # building and serialising a figure is heavy work too: a few at a time (nnviz.ui.heavy)
-        fig = _build()
-        return pio.to_json(projected(fig, reserved) if present else fig, validate=False)
+    fig = _build()
+    return pio.to_json(projected(fig, reserved) if present else fig, validate=False)
 
 
 def show_cached(name: str, settings: Any, build: Callable[[], go.Figure], key: str | None = None,
