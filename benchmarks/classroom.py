@@ -602,7 +602,7 @@ def cold_main(args) -> int:
     """--cold: the first page a student opens on a freshly started process, for each page: with no warm-up
     (the student's run imports the page's modules), and after `python -m nnviz.ui.warm PORT` (scripts/serve.sh
     runs it after the health check) has returned: its one session has imported the app."""
-    pages = ("", "activations", "losses", "vanishing", "regression", "logits")
+    pages = ("", "activations", "losses", "vanishing", "regression", "logits", "deep")
     rows = []
     for kicked in (False, True):
         for page in pages:
@@ -755,6 +755,10 @@ def main() -> int:
         print(f"server process {p}: RSS {rss_warm[p]:.0f} MB after the solo Train, peak {monitor.peak[p]:.0f} MB")
     if spread is not None:
         print(f"websockets per app process (nginx access log): {spread}")
+        if trained and spread:  # nginx's cookie affinity places students at random: the busiest process sets the pace
+            busiest = max(spread.values())
+            print(f"  the busiest process had {busiest} students: all Trains done within "
+                  f"{done / (busiest * solo_s):.2f}x of {busiest} x solo = {busiest * solo_s:.2f} s")
     errors = [(s.link.page, e) for s in students for e in s.errors]
     print(f"errors: {len(errors)}")
     for page, e in errors[:20]:
