@@ -1,10 +1,11 @@
-"""Bytes and websocket frames a student's browser receives per default Train on the regression page.
+"""Bytes and websocket frames a student's browser receives per default Train on the regression page
+(or, with --page deep, on the Deep training page: its default run, 300 epochs of a deep sigmoid net).
 
-Starts a fresh server (tests/browser.py's Server), opens /regression in Chromium (Playwright), presses
-Train and sums the websocket frames received from the click until "Trained 1000 epochs" shows and the
+Starts a fresh server (tests/browser.py's Server), opens the page in Chromium (Playwright), presses
+Train and sums the websocket frames received from the click until "Trained N epochs" shows and the
 script is idle. Once on an idle server, then with --others pages pressing Train at the same moment
 (every page is measured; the figures of the loaded run are over all of them). Run:
-    python benchmarks/bench_train_bytes.py [--others 4] [--reps 2] [--by-element]
+    python benchmarks/bench_train_bytes.py [--page regression|deep] [--others 4] [--reps 2] [--by-element]
 """
 from __future__ import annotations
 
@@ -23,8 +24,13 @@ from browser import CHROMIUM_ARGS, Server, chromium_path, wait_idle  # noqa: E40
 from playwright.sync_api import sync_playwright  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
-URL = "/regression?lr=0.01&epochs=1000"  # the default run: L1, SGD, 1000 epochs
-DONE = "[data-testid='stAlert']:has-text('Trained 1000 epochs')"
+PAGES = {  # page: (its URL, what shows once its Train is done)
+    "regression": ("/regression?lr=0.01&epochs=1000",  # the default run: L1, SGD, 1000 epochs
+                   "[data-testid='stAlert']:has-text('Trained 1000 epochs')"),
+    "deep": ("/deep",  # the default run: depth 20, width 32, sigmoid, PyTorch's default init, 300 epochs
+             "[data-testid='stCaptionContainer']:has-text('Trained 300 epochs')"),
+}
+URL, DONE = PAGES["regression"]
 
 
 class Counter:
@@ -112,7 +118,10 @@ def main() -> None:
     ap.add_argument("--others", type=int, default=4, help="pages training at the same time in the loaded run")
     ap.add_argument("--reps", type=int, default=2, help="Trains per case")
     ap.add_argument("--by-element", action="store_true", help="print the idle server's bytes by element")
+    ap.add_argument("--page", choices=tuple(PAGES), default="regression", help="the page whose Train is measured")
     args = ap.parse_args()
+    global URL, DONE
+    URL, DONE = PAGES[args.page]
     server = Server()
     try:
         with sync_playwright() as p:

@@ -9,6 +9,8 @@ Public API (used by the "Deep training" page, the benchmark, notebooks):
     make_data(config) -> training.Data; make_model(config, device) -> DeepMLP
     train(config, device, every) -> iterator of Snapshot (see Snapshot for what each field measures)
     loss_fall(history), verdict(config, history), label(config, others), script(config, device)
+    work(config), allowed(config), too_costly(config): the cost cap of a hosted page (MAX_WORK)
+    limits(activation): f(-inf) and f(+inf), where saturated units pile up
     PRESETS             name -> Preset (a config and the claim the page states about it); holds()
 """
 from __future__ import annotations
@@ -260,7 +262,9 @@ def train(config: DeepConfig = DeepConfig(), device: str | torch.device = "cpu",
             return
         with torch.no_grad():
             grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
-            g_layer = torch.stack([g.norm() for g in grads])  # (depth + 1,)
+            # in float64: a float32 norm squares each entry first, and a deep sigmoid net's first-layer entries
+            # (~1e-24) square to below float32's smallest number (the norm came out 0 from about depth 25)
+            g_layer = torch.stack([g.double().norm() for g in grads])  # (depth + 1,)
             g_total = torch.stack([p.grad.norm() for p in params if p.grad is not None]).norm()  # as clip_grad_norm_
             change = torch.stack([(w - w_0).norm() for w, w_0 in zip(weights, w0)]) / w0_norm  # (depth + 1,)
             saved = [b.clone() for b in model.buffers()]  # BatchNorm's running stats: a train-mode pass updates them
@@ -324,6 +328,108 @@ def _quantiles(a: Tensor) -> Tensor:
 def run(config: DeepConfig = DeepConfig(), device: str | torch.device = "cpu", every: int = 10) -> list[Snapshot]:
     """The whole history of train() as a list."""
     return list(train(config, device, every))
+
+
+# --- What one run costs: a cap for a hosted page ------------------------------------------------------
+
+# A run's work in multiply-adds. Per epoch, each of the depth + 1 Linear layers (the output layer and
+# the epoch's own steps - loss, optimizer, test pass, snapshot - counted as one more layer) costs
+#   n x width x (3 x width + ELEMENTWISE) + PER_LAYER
+# 3 x n x width²: the training forward and backward over 70% of the points (3 products of n_train x
+# width x width) and the test forward over the rest (1 of n_test x width x width) come to 2.4 x n x
+# width² and are rounded up. ELEMENTWISE and PER_LAYER count in multiply-adds what the elementwise work
+# (activation, normalisation, their backward, the optimizer) and each operation's fixed cost (Python,
+# dispatch) take in time on one CPU core: measured at one torch thread on the shared 2-core box, the
+# costliest per element (mish with BatchNorm) at n = 500, width 128 (1.3 ms a layer and epoch against
+# relu's 0.7 ms) and per operation at n = 50, width 8 (0.14 ms). There 1e9 of these units took
+# 27-33 ms (busy box), so MAX_WORK is about 3 s of one core.
+ELEMENTWISE = 300  # multiply-adds per unit and point for the elementwise work
+PER_LAYER = 5_000_000  # multiply-adds for the fixed cost of one layer's operations in one epoch
+MAX_WORK = 1e11  # the page trains no run above this: the default and every preset are about 4.7e10
+
+
+def work(config: DeepConfig) -> float:
+    """The run's estimated work in multiply-adds (see ELEMENTWISE, PER_LAYER): at most MAX_WORK on the page."""
+    per_layer = config.n * config.width * (3 * config.width + ELEMENTWISE) + PER_LAYER
+    return float(config.epochs * (config.depth + 1) * per_layer)
+
+
+def allowed(config: DeepConfig) -> bool:
+    """Whether the page trains this run: its work() is at most MAX_WORK."""
+    return work(config) <= MAX_WORK
+
+
+_CAPPED = (("epochs", EPOCHS), ("n", N), ("depth", DEPTH), ("width", WIDTH))  # what a student can reduce
+
+
+def largest_allowed(config: DeepConfig) -> dict[str, int]:
+    """For each of epochs, n (points), depth and width: the largest value of that setting alone (on its
+    widget's steps) that brings the run within MAX_WORK, the others kept; a setting that cannot is left out."""
+    out = {}
+    for name, spec in _CAPPED:
+        values = range(spec.min, spec.max + 1, spec.step) if name in ("n", "width") else range(spec.min, spec.max + 1)
+        ok = [v for v in values if v <= getattr(config, name) and allowed(replace(config, **{name: v}))]
+        if ok:
+            out[name] = ok[-1]
+    return out
+
+
+def too_costly(config: DeepConfig) -> str | None:
+    """None for a run within MAX_WORK; else what the page says instead of training: how far over, and
+    what to reduce."""
+    if allowed(config):
+        return None
+    fixes = largest_allowed(config)
+    words = {"epochs": "epochs to {}", "n": "the number of points to {}", "depth": "the depth to {} layers",
+             "width": "the width to {} units"}
+    ways = [words[k].format(v) for k, v in fixes.items()]
+    return (f"This run is too large for this server: about {work(config) / MAX_WORK:.1f}x the work one run may take "
+            f"(a few seconds of one CPU core), so it is not trained. Reduce "
+            + (", or ".join(ways) if ways else "the epochs, the points, the depth and the width together")
+            + " (each alone, the rest as they are).")
+
+
+def limits(activation: str) -> tuple[float | None, float | None]:
+    """The activation's limits f(-inf) and f(+inf), where finite (None: unbounded on that side), from its
+    module at -1e6 and 1e6 in float64: where saturated units pile up (sigmoid 0 and 1, tanh -1 and 1, relu 0)."""
+    act = ACTIVATIONS[activation]
+    y = act.build(act.defaults())(torch.tensor([-1e6, 1e6], dtype=torch.float64)).tolist()
+    return tuple(round(v, 4) + 0.0 if abs(v) < 1e3 else None for v in y)  # type: ignore[return-value]
+
+
+SATURATION_MARGIN = 0.02  # saturated: within 2% of the range between the two limits, from one of them
+
+
+def saturation(snapshot: Snapshot, activation: str) -> str:
+    """Whether the snapshot's activations pile up at the activation's limits, in words computed from its
+    quantiles: a layer is saturated when its 5th percentile lies within SATURATION_MARGIN of the range from
+    the lower limit, or its 95th from the upper. Only for activations with two finite limits."""
+    lo, hi = limits(activation)
+    if lo is None or hi is None:
+        return (f"{activation} has no upper limit, so it does not saturate on that side"
+                + (f"; below, it tends to {lo:g}." if lo is not None else "."))
+    margin = SATURATION_MARGIN * (hi - lo)
+    q = snapshot.quantiles
+    low = [i + 1 for i, layer in enumerate(q) if layer[0] <= lo + margin]
+    high = [i + 1 for i, layer in enumerate(q) if layer[-1] >= hi - margin]
+    finite = [v for layer in q for v in (layer[0], layer[-1]) if math.isfinite(v)]
+    if not low and not high:
+        span = f" (every layer's middle 90% lies between {min(finite):.2g} and {max(finite):.2g})" if finite else ""
+        return (f"At epoch {snapshot.epoch} no layer is saturated{span}: the outputs stay away from {lo:g} and "
+                f"{hi:g}. The gradient shrinks anyway: each layer multiplies it by the weights and by the slope, "
+                f"and {activation}'s slope is at most {_max_slope(activation):.2g}.")
+    parts = ([f"layers {_layers(low)} have at least 5% of their outputs within {margin:.2g} of {lo:g}"] if low else []) + \
+        ([f"layers {_layers(high)} at least 5% within {margin:.2g} of {hi:g}"] if high else [])
+    return (f"At epoch {snapshot.epoch} " + " and ".join(parts) + f": saturated units, where {activation}'s slope, "
+            "and with it the gradient through them, is almost 0.")
+
+
+def _max_slope(activation: str) -> float:
+    """The activation's largest slope, by autograd on a fine grid over [-10, 10]."""
+    act = ACTIVATIONS[activation]
+    x = torch.linspace(-10, 10, 20001, dtype=torch.float64, requires_grad=True)
+    act.build(act.defaults())(x).sum().backward()
+    return float(x.grad.abs().max())
 
 
 # --- What the run did, in words -----------------------------------------------------------------------
@@ -415,7 +521,8 @@ def verdict(config: DeepConfig, history: Sequence[Snapshot]) -> str:
         gone = sorted((e, i + 1) for i, e in enumerate(died) if e is not None)
         if gone:
             out.append(f"{len(gone)} of {len(died)} layers lost at least {HALF_DEAD:.0%} of their units: "
-                       + ", ".join(f"layer {i} by epoch {e}" for e, i in gone[:6]) + (" ..." if len(gone) > 6 else "")
+                       + ", ".join(f"layer {i} by epoch {e}" for e, i in gone[:6])
+                       + (f" and {len(gone) - 6} more" if len(gone) > 6 else "")
                        + ".")
     if config.clip is not None:
         clipped = sum(s.grad_norm_total > config.clip for s in history)
@@ -426,7 +533,9 @@ def verdict(config: DeepConfig, history: Sequence[Snapshot]) -> str:
 
 def _pct(v: float) -> str:
     """A relative change as a percentage with two significant digits; exactly 0 said as such."""
-    return "0% (not at all: every update was below float32's resolution)" if v == 0 else f"{100 * v:.2g}%"
+    if v == 0:
+        return "0% (not at all: every update was below float32's resolution)"
+    return f"{100 * v:.0f}%" if 100 * v >= 10 else f"{100 * v:.2g}%"  # 110%, not 1.1e+02%
 
 
 def label(config: DeepConfig, others: Sequence[DeepConfig] = ()) -> str:
@@ -491,7 +600,7 @@ def holds(preset: Preset, history: Sequence[Snapshot]) -> bool:
 
 
 _BASE = DeepConfig()  # depth 20, width 32, moons, plain SGD at lr 0.05, 300 epochs: about 0.5-1.5 s a run
-_EXPLODE = replace(_BASE, activation="relu", init="normal", std=0.4)  # N(0, 0.4²) at width 32: 2.6x He's std
+_EXPLODE = replace(_BASE, activation="relu", init="normal", std=0.4)  # N(0, 0.4²) at width 32: 1.6x He's std (0.25)
 # Measured over seeds 0-9 (tests/test_deep.py holds the claims): see each claim's comment.
 PRESETS: dict[str, Preset] = {
     "sigmoid_default": Preset(  # fall 0.0-2.4%; layer 1's gradient ~1e-18, its weights do not change in float32
@@ -509,7 +618,8 @@ PRESETS: dict[str, Preset] = {
     "sigmoid_layernorm": Preset(  # fall 0-2.2%: layer 1's gradient rises from ~1e-18 to ~1e-10, still ~1e-8 of layer 20's
         "The same sigmoid net with LayerNorm", replace(_BASE, norm="layernorm"),
         "does not learn: the training loss falls by less than 10%. LayerNorm lifts the first layer's gradient "
-        "by about 8 orders of magnitude, but it stays about 8 orders below the last layer's", max_fall=0.1,
+        "by about 8 orders of magnitude at the start, but there it stays about 8 orders below the last layer's",
+        max_fall=0.1,
         diverges=False),
     "exploding": Preset(  # every seed: the loss grows >100x at epoch 1 and is nan by the first snapshot
         "Deep ReLU, init too large (normal, std 0.4)", _EXPLODE,
@@ -630,7 +740,7 @@ for epoch in range({config.epochs}):
     optimizer.zero_grad()  # 3. zero the gradients
     loss.backward()  # 4. backward pass
     if epoch % {max(config.epochs // 10, 1)} == 0:
-        norms = [linear.weight.grad.norm().item() for linear in model.linears]  # before clipping
+        norms = [linear.weight.grad.double().norm().item() for linear in model.linears]  # float64: tiny ones underflow
         print(f"Epoch {{epoch}} | loss {{loss.item():.4f}} | grad norm per hidden layer: "
               + " ".join(f"{{v:.1e}}" for v in norms))
 {clip}    optimizer.step()  # 5. optimizer step

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
@@ -20,13 +20,14 @@ import torch
 
 from . import activations as A
 from . import classification as C
+from . import deep as D
 from . import logits as G
 from . import losses as L
 from . import regression as R
 from . import vanishing as V
 from .controls import MultiChoiceSpec, Spec
 
-PAGES = ("activations", "losses", "vanishing", "regression", "logits")  # page file stems under pages/
+PAGES = ("activations", "losses", "vanishing", "regression", "logits", "deep")  # page file stems under pages/
 KINDS = ("number", "log10", "choice")  # a float guess, an order-of-magnitude guess, one of `choices`
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")  # URL-safe: a link opens a page at ?q=<id>
 
@@ -53,6 +54,11 @@ PAGE_SPECS: Mapping[str, Mapping[str, Spec]] = MappingProxyType({
     "regression": MappingProxyType({
         "w": R.W, "b": R.B, "y_noise": R.NOISE, "n": R.N, "split": R.SPLIT, "loss_fn": R.LOSS,
         "opt": R.OPT, "lr": R.LR, "epochs": R.EPOCHS, "seed": R.SEED, "view": R.VIEW}),
+    "deep": MappingProxyType({  # prefixed: the vanishing page's act, depth, init... are other widgets of other types
+        "deep_data": D.DATA, "deep_n": D.N, "deep_noise": D.NOISE, "deep_depth": D.DEPTH, "deep_width": D.WIDTH,
+        "deep_act": D.ACT, "deep_init": D.INIT, "deep_std": D.STD, "deep_residual": D.RESIDUAL, "deep_norm": D.NORM,
+        "deep_opt": D.OPT, "deep_lr": D.LR, "deep_epochs": D.EPOCHS, "deep_clip": D.CLIP_ON, "deep_max_norm": D.CLIP,
+        "deep_seed": D.SEED}),
     "logits": MappingProxyType({
         "part": G.PART, "logits": G.LOGITS, "temperature": G.TEMPERATURE, "target": G.TARGET, "z_range": G.Z_RANGE,
         "logit_dtype": G.DTYPE, "data": C.DATA, "clf_noise": C.NOISE, "clf_n": C.N, "hidden": C.HIDDEN,
@@ -655,6 +661,203 @@ def _mse_peak(p: Params) -> Answer:
                           "peak": max(sat.mse_grad), "slow_from_z": sat.slow_from_z, "slow_ratio": sat.slow_ratio})
 
 
+# --- deep training -------------------------------------------------------------------------------
+
+DEEP_EVERY = 10  # the questions' runs take a snapshot every 10 epochs (nnviz.deep.train's default); what they ask
+# (the first and last training loss, the epoch-0 gradients, the last epoch's dead units) is the same at any `every`
+DEEP_FIXES = ("residual", "batchnorm", "layernorm")  # the choices of deep-which-fix-fails
+# An answer is computed again at the settings on screen on every rerun after a verdict, so its training is bounded
+# like any rerun's CPU: at most this many default runs' work (D.DeepConfig(): 300 epochs, 200 points, 20 layers of
+# 32; about 1 s at one thread), which is what deep-which-fix-fails costs at its own settings (three runs)
+DEEP_BUDGET = 3.0
+
+
+def _deep_config(p: Params) -> D.DeepConfig:
+    """The Deep training page's run, as its controls set it (clipping at the max norm only where it is on)."""
+    return D.DeepConfig(data=p["deep_data"], n=p["deep_n"], noise=p["deep_noise"], depth=p["deep_depth"],
+                        width=p["deep_width"], activation=p["deep_act"], init=p["deep_init"], std=p["deep_std"],
+                        residual=p["deep_residual"], norm=p["deep_norm"], optimizer=p["deep_opt"], lr=p["deep_lr"],
+                        epochs=p["deep_epochs"], clip=p["deep_max_norm"] if p["deep_clip"] else None,
+                        seed=p["deep_seed"])
+
+
+@functools.lru_cache(maxsize=32)
+def _deep_run(config: D.DeepConfig) -> tuple[D.Snapshot, ...]:
+    """A whole run of the core's trainer (pure: the same config gives the same numbers), shared by the questions."""
+    return tuple(D.train(config, every=DEEP_EVERY))
+
+
+@functools.lru_cache(maxsize=32)
+def _deep_start(config: D.DeepConfig) -> D.Snapshot:
+    """The core's epoch-0 snapshot: the first forward and backward pass, before any step (a one-epoch run: what it
+    measures does not depend on the epochs, the optimizer or clipping)."""
+    (snap,) = D.train(replace(config, epochs=1), every=DEEP_EVERY)
+    return snap
+
+
+def _work(config: D.DeepConfig) -> float:
+    """A run's work relative to the default run's: epochs x points x layers x width² (its multiply-adds)."""
+    d = D.DeepConfig()
+    return (config.epochs / d.epochs) * (config.n / d.n) * (config.depth / d.depth) * (config.width / d.width) ** 2
+
+
+def _affordable(*configs: D.DeepConfig) -> None:
+    """Refuse (ValueError) to train runs whose work adds up to more than DEEP_BUDGET default runs."""
+    work = sum(_work(c) for c in configs)
+    if work > DEEP_BUDGET:
+        raise ValueError(f"the answer would train {len(configs)} run{'s' * (len(configs) > 1)} of {work:.1f} times "
+                         f"the default run's work in all, more than the {DEEP_BUDGET:g} an answer may take here; "
+                         "press Train to watch this run, or go back to the question's settings")
+
+
+def _fall_needs_epochs(config: D.DeepConfig) -> None:
+    if config.epochs < 2:
+        raise ValueError("in one epoch the loss is measured once, before its step: there is no fall to ask about")
+
+
+def _not_diverged(history: tuple[D.Snapshot, ...]) -> None:
+    last = history[-1]
+    if last.diverged:
+        d = last.divergence
+        raise ValueError(f"the run blows up at epoch {d.epoch if d else last.epoch} and is stopped: its loss does "
+                         "not fall; lower the learning rate or the init scale, or turn clipping on")
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _first_layer_share(p: Params) -> Answer:
+    cfg = _deep_config(p)
+    if cfg.depth < 2:
+        raise ValueError("at depth 1 the first hidden layer is the last one; set the depth to 2 or more")
+    s = _deep_start(cfg)
+    g = s.grad_norm[:cfg.depth]  # the hidden layers' Linear, input side first
+    first, last = g[0], g[-1]
+    if not all(v > 0 and math.isfinite(v) for v in (first, last)):
+        raise ValueError("the first or the last hidden layer's gradient is 0 or not finite in float32 at these "
+                         "settings; no ratio to ask about")
+    r = first / last
+    per = r ** (1 / (cfg.depth - 1))
+    init = V.resolve_init(cfg.init, cfg.activation)
+    sw2 = V.init_variance(init, cfg.width, cfg.width, cfg.std)[0]
+    peak = A.compute_curves((cfg.activation,), {}, A.XMIN.default, A.XMAX.default)[0].peak
+    size = (f"{-math.log10(r):.1f} orders of magnitude smaller" if r < 1 else
+            f"{math.log10(r):.1f} orders of magnitude larger")
+    return Answer(r, f"{r:.2g}",
+                  f"At epoch 0 the first hidden layer's gradient norm is {first:.3g} and the last hidden layer's "
+                  f"(layer {cfg.depth}) {last:.3g}: {r:.2g} times as large, {size}. Going back from layer {cfg.depth} "
+                  f"to layer 1 it is multiplied by {per:.3g} per layer on average: by the slope of "
+                  f"{cfg.activation} (never above {peak:.3g}) and by the weights, which the "
+                  f"{V.init_label(init, cfg.std)} init gives the scale σ_w² = fan_in × Var(w) = {sw2:.3g}.",
+                  {"ratio": r, "first": first, "last": last, "per_layer": per, "max_slope": peak, "sigma_w2": sw2},
+                  series={"layers": list(range(1, cfg.depth + 1)), "grad": list(g), "output": s.grad_norm[-1],
+                          "first": first, "last": last, "ratio": r, "per_layer": per, "label": D.label(cfg),
+                          "colour": A.ACTIVATIONS[cfg.activation].colour})
+
+
+def _loss_fall_pct(p: Params) -> Answer:
+    cfg = _deep_config(p)
+    _fall_needs_epochs(cfg)
+    _affordable(cfg)
+    h = _deep_run(cfg)
+    _not_diverged(h)
+    first, last = h[0], h[-1]
+    fall = 100 * D.loss_fall(h)
+    moved = last.weight_change[:cfg.depth]
+    return Answer(fall, f"{fall:.3g}",
+                  f"The training loss fell from {first.train_loss:.3g} at epoch 0 to {last.train_loss:.3g} at epoch "
+                  f"{last.epoch}: by {fall:.3g}% ({D.label(cfg)}, {cfg.depth} layers). The first hidden layer's "
+                  f"weights moved by {100 * moved[0]:.2g}% of their initial size, the last hidden layer's by "
+                  f"{100 * moved[-1]:.2g}%.",
+                  {"fall": fall, "first_loss": first.train_loss, "last_loss": last.train_loss,
+                   "moved_first": moved[0], "moved_last": moved[-1]},
+                  series={"epoch": [s.epoch for s in h], "train": [s.train_loss for s in h],
+                          "test": [s.test_loss for s in h], "fall": fall, "label": D.label(cfg),
+                          "colour": A.ACTIVATIONS[cfg.activation].colour})
+
+
+def _fix_config(base: D.DeepConfig, fix: str) -> D.DeepConfig:
+    """The page's network with one of DEEP_FIXES added (and neither of the other two)."""
+    return replace(base, residual=fix == "residual", norm=fix if fix in D.NORMS else "none")
+
+
+def _which_fix_fails(p: Params) -> Answer:
+    base = _deep_config(p)
+    _fall_needs_epochs(base)
+    _affordable(*(_fix_config(base, f) for f in DEEP_FIXES))
+    runs = {f: _deep_run(_fix_config(base, f)) for f in DEEP_FIXES}
+    fall = {f: 100 * D.loss_fall(h) for f, h in runs.items()}  # nan where the run blew up
+    stuck = [f for f in DEEP_FIXES if not fall[f] >= 100 * D.STUCK]
+    if len(stuck) != 1:
+        raise ValueError(f"at these settings {len(stuck)} of the three leave the training loss within "
+                         f"{D.STUCK:.0%} of its start; the question needs exactly one")
+    (bad,) = stuck
+    start = {f: h[0].grad_norm[0] / h[0].grad_norm[base.depth - 1] if h[0].grad_norm[base.depth - 1] > 0 else math.nan
+             for f, h in runs.items()}
+
+    def said(f: str) -> str:
+        return f"{f} {fall[f]:.3g}%" if math.isfinite(fall[f]) else f"{f}: blew up"
+    return Answer(bad, bad,
+                  f"In {base.epochs} epochs the training loss fell by: " + ", ".join(said(f) for f in DEEP_FIXES)
+                  + f". Only {bad} leaves it nearly flat (a fall below {D.STUCK:.0%}). At epoch 0 the first hidden "
+                  f"layer's gradient is this many times the last hidden layer's: "
+                  + ", ".join(f"{f} {start[f]:.2g}" for f in DEEP_FIXES) + ".",
+                  {f"fall_{f}": fall[f] for f in DEEP_FIXES} | {f"start_ratio_{f}": start[f] for f in DEEP_FIXES},
+                  {"deep_residual": "true"} if bad == "residual" else {"deep_norm": bad},
+                  {"fixes": list(DEEP_FIXES), "stuck": bad, "fall": dict(fall),
+                   "epoch": {f: [s.epoch for s in h] for f, h in runs.items()},
+                   "loss": {f: [s.train_loss for s in h] for f, h in runs.items()},
+                   "labels": {f: D.label(_fix_config(base, f)) for f in DEEP_FIXES}, "threshold": 100 * D.STUCK})
+
+
+def _global_norm(p: Params) -> Answer:
+    cfg = _deep_config(p)
+    s = _deep_start(cfg)
+    total, m = s.grad_norm_total, p["deep_max_norm"]
+    if not (math.isfinite(total) and total > 0):
+        raise ValueError("the gradient is 0 or not finite at epoch 0 at these settings; no norm to ask about")
+    big = max(range(len(s.grad_norm)), key=lambda i: s.grad_norm[i])
+    where = f"layer {big + 1}" if big < cfg.depth else "the output layer"
+    if total > m:
+        clip = (f"clip_grad_norm_ with max norm {m:g} multiplies every gradient by {m:g} / {total:.2g} = "
+                f"{m / total:.2g}: the step keeps its direction and is {total / m:.2g} times shorter.")
+    else:
+        clip = f"That is not above the max norm {m:g}, so clip_grad_norm_ leaves the gradient as it is."
+    if cfg.clip is None:
+        clip += " Clipping is off at these settings: SGD steps by the learning rate times the whole gradient."
+    return Answer(total, f"{total:.2g}",
+                  f"At epoch 0 the gradient of every parameter together (weights and biases, as one vector) has norm "
+                  f"{total:.2g}; the largest single weight gradient is {where}'s, {s.grad_norm[big]:.2g}. {clip}",
+                  {"total": total, "max_norm": m, "largest_layer": s.grad_norm[big]},
+                  series={"grad": list(s.grad_norm), "names": [str(i) for i in range(1, cfg.depth + 1)] + ["out"],
+                          "total": total, "max_norm": m, "clip": cfg.clip is not None})
+
+
+def _dead_share(p: Params) -> Answer:
+    cfg = _deep_config(p)
+    if cfg.activation not in D.DEAD_ACTIVATIONS:
+        raise ValueError(f"dead units are counted for {', '.join(D.DEAD_ACTIVATIONS)} only (where z ≤ 0 makes the "
+                         "output and its gradient exactly 0)")
+    _affordable(cfg)
+    h = _deep_run(cfg)
+    _not_diverged(h)
+    first, last = h[0], h[-1]
+    start, end = 100 * _mean(first.dead_fraction), 100 * _mean(last.dead_fraction)
+    died = [e for e in D.died_at(h) if e is not None]
+    lost = (f" {len(died)} of the {cfg.depth} layers had lost at least {D.HALF_DEAD:.0%} of their units by epoch "
+            f"{max(died)}." if died else "")
+    fall = D.loss_fall(h)
+    return Answer(end, f"{end:.3g}",
+                  f"At the last epoch ({last.epoch}) {end:.3g}% of the {cfg.depth * cfg.width} hidden units are "
+                  f"dead: their input z is ≤ 0 for every training input, so they output 0 and pass back no gradient "
+                  f"for any of them. At epoch 0 {start:.3g}% were.{lost} The training loss still fell by {100 * fall:.4g}%.",
+                  {"dead_end": end, "dead_start": start, "layers_half_dead": len(died), "fall": 100 * fall},
+                  series={"epoch": [s.epoch for s in h], "dead": [100 * _mean(s.dead_fraction) for s in h],
+                          "layers_end": [100 * d for d in last.dead_fraction], "start": start, "end": end,
+                          "label": D.label(cfg)})
+
+
 # --- the registry --------------------------------------------------------------------------------
 
 _QUESTIONS = (
@@ -717,6 +920,28 @@ _QUESTIONS = (
     Question("logit-mse-sigmoid-peak", "logits",
              "True class 0, MSELoss on sigmoid(z): as z grows (a more and more confident mistake), at which z is the "
              "gradient |dL/dz| largest?", "number", _mse_peak, settings={}, tolerance=0.2),
+    Question("deep-first-layer-gradient", "deep",
+             "20 sigmoid layers with PyTorch's default init, before any training: the first hidden layer's gradient "
+             "norm divided by the last hidden layer's is about what power of ten?", "log10", _first_layer_share,
+             settings={}, tolerance=2.0),
+    Question("deep-relu-he-fall", "deep",
+             "The same 20 layers with ReLU and He (Kaiming) init, plain SGD at learning rate 0.05: by what percentage "
+             "will the training loss fall in 300 epochs?", "number", _loss_fall_pct,
+             settings={"deep_act": "relu", "deep_init": "kaiming_normal"}, unit="%", tolerance=0.1),
+    Question("deep-which-fix-fails", "deep",
+             "Back to 20 sigmoid layers with PyTorch's default init. Add one of these: which one leaves the training "
+             "loss nearly flat (a fall of less than 10% in 300 epochs)?", "choice", _which_fix_fails,
+             choices=DEEP_FIXES, settings={}),
+    Question("deep-clip-global-norm", "deep",
+             "20 ReLU layers with weights drawn from N(0, 0.4²), gradients clipped at max norm 1: at epoch 0, how "
+             "large is the global gradient norm that clip_grad_norm_ compares with 1?", "log10", _global_norm,
+             settings={"deep_act": "relu", "deep_init": "normal", "deep_std": "0.4", "deep_clip": "true",
+                       "deep_max_norm": "1"}, tolerance=1.0),
+    Question("deep-dead-after-training", "deep",
+             "ReLU with He init again, but Adam at learning rate 0.05: what percentage of the 640 hidden units will be "
+             "dead after 300 epochs (their input z ≤ 0 for every training input)?", "number", _dead_share,
+             settings={"deep_act": "relu", "deep_init": "kaiming_normal", "deep_opt": "adam", "deep_lr": "0.05"},
+             unit="%", tolerance=0.15),
 )
 
 QUESTIONS: Mapping[str, Question] = MappingProxyType({q.id: q for q in _QUESTIONS})
@@ -898,6 +1123,68 @@ _TOURS: dict[str, tuple[Step, ...]] = {
              "Eight tanh units in one hidden layer: press Train and watch the boundary bend until each quadrant "
              "gets its own colour.",
              {"part": _PART_CLF, "data": "xor", "hidden": "8", "clf_act": "tanh"}),
+    ),
+    "deep": (
+        Step("Twenty sigmoid layers that do not learn",
+             "20 hidden layers of 32 sigmoid units, PyTorch's default init, plain SGD on the two moons. Press Train: "
+             "the training loss hardly moves (it falls by less than 10%). The heat map shows each layer's gradient "
+             "norm over training, input layer first: it fades by many orders of magnitude towards the input, and "
+             "the first layers' weights barely move.",
+             {}),
+        Step("How much reaches the first layer?",
+             "Backpropagation multiplies the gradient, layer by layer, by the weights and by sigmoid's slope, which "
+             "is never above 0.25. Before you train: at epoch 0, how does the first layer's gradient compare with "
+             "the last hidden layer's? Type a power of ten, such as 1e-5.",
+             question="deep-first-layer-gradient"),
+        Step("ReLU with He init",
+             "Swap sigmoid for ReLU, whose slope is exactly 1 wherever its input is positive, and draw the weights "
+             "with He (Kaiming) init, made for ReLU: variance 2 / fan-in. Same depth, same SGD. Predict the fall, "
+             "then press Train.",
+             question="deep-relu-he-fall"),
+        Step("Three ways to rescue it",
+             "Back to sigmoid with PyTorch's default init, and add one thing: residual connections (layers 2 to 20 "
+             "add their output to their input, h + f(Wh + b)), BatchNorm (each unit normalised over the batch) or "
+             "LayerNorm (each example normalised over its units). Two of them make this network learn. Which one "
+             "does not?",
+             question="deep-which-fix-fails"),
+        Step("A path around the layers",
+             "With residual connections the gradient reaches the first layer along the identity path as well as "
+             "through the sigmoid units: layer 1's gradient stays within a factor of 100 of the largest layer's. "
+             "The loss starts higher: 20 sigmoid outputs, each between 0 and 1, add up (to about 10 in the last "
+             "hidden layer, against 0.5 without the identity path). Press Train: the loss jumps in the first "
+             "epochs, then falls well below where it started.",
+             {"deep_residual": "true"}),
+        Step("BatchNorm",
+             "BatchNorm rescales each unit's input to mean 0 and std 1 over the batch. With the default init the "
+             "differences between examples shrink at every layer; BatchNorm blows them up again, and on the way "
+             "back it divides the gradient by the same small spread. Press Train: the loss falls, and at epoch 0 "
+             "the first layer's gradient is even larger than the last hidden layer's.",
+             {"deep_norm": "batchnorm"}),
+        Step("What LayerNorm does here",
+             "LayerNorm normalises each example over its own 32 units instead. Press Train: the loss stays flat. At "
+             "epoch 0 it lifts the first layer's gradient by about 8 orders of magnitude over the plain network, "
+             "but that is still about 8 orders below the last hidden layer's: layer after layer every example is "
+             "mapped to nearly the same vector, and normalising each one on its own cannot tell them apart again.",
+             {"deep_norm": "layernorm"}),
+        Step("Exploding gradients",
+             "ReLU again, but with weights drawn from N(0, 0.4²): 1.6 times He's std at width 32. Each layer now "
+             "multiplies the signal's size by about 1.6, so 20 layers make the logits, the loss and its gradient "
+             "huge. Press Train: after one SGD step the loss is more than 100 times its first value, and the page "
+             "stops the run.",
+             {"deep_act": "relu", "deep_init": "normal", "deep_std": "0.4"}),
+        Step("Clip the global gradient norm",
+             "Clipping by global norm, between backward and step, measures all the gradients together as one "
+             "vector and, when its norm is above the max norm, scales every gradient down to it: the direction "
+             "stays, the step shrinks. Predict the norm at epoch 0, then press Train: the clipped run does not "
+             "blow up, and its loss falls.",
+             question="deep-clip-global-norm", offer=("deep_max_norm",)),
+        Step("Dying ReLU",
+             "ReLU with He init, now with Adam at a learning rate of 0.05: its first step moves each weight that has "
+             "a gradient by about 0.05, whatever the gradient's size. A unit is **dead** when its input is at most 0 "
+             "for every training input: it outputs 0 and passes back no gradient for any of them. Predict the share "
+             "of dead units after 300 epochs, then press Train: most die in the first 10 epochs, and the units left "
+             "still fit the training set.",
+             question="deep-dead-after-training"),
     ),
 }
 

@@ -19,9 +19,16 @@ CASES = {
         ("logits", {"part": [WHY]}),
     ]),
     "losses": ("pages/losses.py", {}, [("regression", {"loss_fn": ["l1"]})]),
-    "vanishing default": ("pages/vanishing.py", {}, [("activations", {"fn": ["sigmoid", "tanh", "relu"]})]),
-    "vanishing chosen": ("pages/vanishing.py", {"act": LONGEST, "depth": "5", "width": "16"},
-                         [("activations", {"fn": LONGEST})]),
+    "vanishing default": ("pages/vanishing.py", {}, [
+        ("deep", {"deep_act": ["sigmoid"], "deep_depth": ["30"], "deep_init": ["matched"]}),
+        ("activations", {"fn": ["sigmoid", "tanh", "relu"]})]),
+    "vanishing chosen": ("pages/vanishing.py", {"act": LONGEST, "depth": "5", "width": "16"}, [
+        ("deep", {"deep_act": ["leaky_relu"], "deep_depth": ["5"], "deep_init": ["matched"]}),
+        ("activations", {"fn": LONGEST})]),
+    "vanishing too deep": ("pages/vanishing.py", {"act": "relu", "depth": "50", "init": "normal", "std": "0.3"}, [
+        ("deep", {"deep_act": ["relu"], "deep_depth": ["30"], "deep_init": ["normal"], "deep_std": ["0.3"]}),
+        ("activations", {"fn": ["relu"]})]),  # the deep page trains 30 hidden layers at most
+    "deep default": ("pages/deep.py", {}, [("vanishing", {"act": ["sigmoid"], "depth": ["20"], "init": ["default"]})]),
     "regression l1": ("pages/regression.py", {"view": "Step by step"}, [("losses", {"loss": ["l1", "mse"]})]),
     "logits why": ("pages/logits.py", {}, [("activations", {"fn": ["sigmoid"]})]),
 }

@@ -364,3 +364,13 @@ def test_the_claims_can_fail():
     assert not D.holds(D.PRESETS["exploding_clipped"], runs["exploding"])
     assert not D.holds(D.PRESETS["exploding"], runs["relu_he"])
     assert not D.holds(D.PRESETS["dying_relu"], runs["relu_he"])
+
+
+def test_a_30_layer_sigmoid_nets_first_layer_gradient_is_not_lost_to_float32():
+    """Its entries (~1e-27) square to below float32's smallest number: a float32 norm said 0 (the heat map's
+    first rows and the first question were wrong from about depth 25). Measured in float64 it matches numpy."""
+    cfg = D.DeepConfig(depth=30, n=60, epochs=1)
+    s = D.run(cfg, every=1)[0]
+    r = ref_run(cfg, 1)[0][0]
+    assert 0 < s.grad_norm[0] < 1e-20, s.grad_norm[0]
+    assert close(s.grad_norm, r["grad_norm"]), (s.grad_norm[:3], r["grad_norm"][:3])

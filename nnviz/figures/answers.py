@@ -11,11 +11,11 @@ from typing import Callable
 
 import plotly.graph_objects as go
 
-from . import activations, classification, losses, regression, vanishing
+from . import activations, classification, deep_answers, losses, regression, vanishing
 
 BUILDERS: dict[str, Callable] = {
     **activations.ANSWER_FIGURES, **losses.ANSWER_FIGURES, **vanishing.ANSWER_FIGURES,
-    **regression.ANSWER_FIGURES, **classification.ANSWER_FIGURES,
+    **regression.ANSWER_FIGURES, **classification.ANSWER_FIGURES, **deep_answers.ANSWER_FIGURES,
 }
 
 

@@ -20,7 +20,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/losses.py", "L1 vs MSE", "L1 vs MSE", ":material/scatter_plot:",
               "Fit a line to data with outliers under L1, MSE, Huber and Smooth L1: see why squared "
               "errors let a few far-off points drag the fit, and absolute errors do not."),
-    PageEntry("pages/vanishing.py", "Vanishing gradients", "Vanishing gradients", ":material/trending_down:",
+    PageEntry("pages/vanishing.py", "Vanishing gradients", "Vanishing", ":material/trending_down:",
               "Watch the gradient that reaches the first layer shrink (or explode) as a network gets "
               "deeper, see why, and try the fixes: He initialisation, residual connections, normalisation."),
     PageEntry("pages/regression.py", "Train a regression", "Regression", ":material/model_training:",
@@ -29,4 +29,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/logits.py", "Logits and classification", "Logits", ":material/category:",
               "Why classification losses take raw scores (float32's sigmoid rounds to 1 at z = 16.6), why "
               "cross-entropy beats squared error there, and a network trained live to bend around XOR."),
+    PageEntry("pages/deep.py", "Deep training", "Deep", ":material/stacked_line_chart:",
+              "Train a deep network live and watch every layer: a deep sigmoid net whose first layers get no "
+              "gradient and barely move, rescued by He init, residual connections, BatchNorm or clipping."),
 )

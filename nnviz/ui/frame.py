@@ -27,7 +27,7 @@ html { font-size: 22px; }
    "2 more" menu (at 22 px type it did not), and the first figure gets the screen. */
 header[data-testid="stHeader"] { height: 52px; min-height: 52px; }
 [data-testid="stToolbar"] div:has(> [data-testid="stMainMenu"]) { min-width: 0; }
-[data-testid="stTopNavLink"], [data-testid="stTopNavSection"] { padding: 0 10px; }
+[data-testid="stTopNavLink"], [data-testid="stTopNavSection"] { padding: 0 7px; }
 [data-testid="stTopNavLink"] [data-testid="stMarkdownContainer"], [data-testid="stTopNavLink"] p,
 [data-testid="stTopNavSection"] [data-testid="stMarkdownContainer"], [data-testid="stTopNavSection"] p { font-size: 17px; }
 [data-testid="stTopNavLink"] [data-testid="stIconMaterial"] { font-size: 19px; }

@@ -10,7 +10,7 @@ waits while students' scripts are running (they come first), runs its sessions' 
 CPU priority, stops by itself (a bounded list and a time budget) and logs what it warmed.
 
     NNVIZ_WARM   "0" (or off/false/no): no warm-up. Unset, "1", on or all: every page's links.
-                 A comma-separated list of pages (activations,losses,vanishing,regression,logits,home):
+                 A comma-separated list of pages (activations,losses,vanishing,regression,logits,deep,home):
                  only those pages' links (a test's quick warm-up).
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ BUDGET_S = 1800.0  # the whole warm-up stops after this many seconds, done or no
 LINK_TIMEOUT_S = 120.0  # one link's run
 IDLE_WAIT_S = 30.0  # before each link, wait at most this long for students' running scripts to finish
 FAILURES_TO_STOP = 3  # consecutive failures (server unreachable): give up
-ALL = ("home", "activations", "losses", "vanishing", "regression", "logits")
+ALL = ("home", "activations", "losses", "vanishing", "regression", "logits", "deep")
 
 _log = logging.getLogger("nnviz.warm")
 _lock = threading.Lock()
@@ -276,6 +276,9 @@ def _answers(pages: tuple[str, ...], deadline: float) -> int:
     n = 0
     for q in Ls.QUESTIONS.values():
         if q.page in pages and time.monotonic() < deadline:
+            waited = time.monotonic()
+            while students_running() and time.monotonic() - waited < IDLE_WAIT_S:
+                time.sleep(0.2)  # students first (a deep page's answer trains networks for a second or more)
             try:
                 q.answer()
                 n += 1
