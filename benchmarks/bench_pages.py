@@ -297,6 +297,26 @@ def train(reps: int) -> None:
     print(f"logits classifier, default {cfg.epochs}-epoch run (cpu): page rerun with Train {p * 1000:.0f}ms "
           f"({cfg.epochs / p:.0f} epochs/s), bare loop of the same network {b * 1000:.0f}ms "
           f"({cfg.epochs / b:.0f} epochs/s)")
+    # the Deep training page's live view against the bare loop (issue 19: within 2x): depth 20, width 64,
+    # 200 points, 300 epochs, sigmoid with PyTorch's default init (the bare loop's nn.Sequential is the same net)
+    from bench_deep import bare as bare_deep
+
+    from nnviz import deep as D
+
+    dcfg = D.DeepConfig(depth=20, width=64, n=200, epochs=300)
+    ddata = D.make_data(dcfg)
+    page_times, bare_times = [], []
+    for _ in range(reps):
+        at = open_page("pages/deep.py", deep_width="64")
+        t0 = time.perf_counter()
+        at.button(key="train_deep").click().run()
+        page_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        bare_deep(dcfg, ddata)  # returns the losses; timed here
+        bare_times.append(time.perf_counter() - t0)
+    p, b = statistics.median(page_times), statistics.median(bare_times)
+    print(f"deep training, depth 20 x width 64, 300 epochs (cpu): page rerun with Train {p * 1000:.0f}ms, bare "
+          f"plain-torch loop {b * 1000:.0f}ms: {p / b:.2f}x (the live view: statistics, frames and the page's run)")
 
 
 if __name__ == "__main__":
