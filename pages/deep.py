@@ -58,7 +58,8 @@ with settings:
     slow = toggle(SLOW, "slow_deep")
 
 lesson.gate()  # an open question hides everything below until the student commits a guess
-reserve(60)  # on a projector, room for the Train button above the two charts
+if lesson.step is None:  # on a projector, room for the Train button above the two charts: the figures stay whole
+    reserve(60)  # (on a tour step the step's panel takes that room; the panels keep >= 150 px of plot instead)
 
 dev = device()
 cfg = D.DeepConfig(data=data, n=int(n), noise=float(noise), depth=int(depth), width=int(width), activation=act,

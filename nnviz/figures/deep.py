@@ -46,7 +46,6 @@ def loss_figure(history: Sequence, epochs: int, final: bool, regression: bool = 
     line at the epoch it did (its non-finite losses cannot be drawn on a log axis)."""
     fig = go.Figure()
     x = _epochs(history)
-    loss = "MSELoss" if regression else "BCEWithLogitsLoss"
     for name, key, colour, dash in (("test loss", "test_loss", TEST_COLOUR, "dash"),
                                     ("train loss", "train_loss", TRAIN_COLOUR, "solid")):
         fig.add_trace(go.Scatter(x=x, y=_finite([getattr(s, key) for s in history]), name=name, mode="lines",
@@ -68,9 +67,23 @@ def loss_figure(history: Sequence, epochs: int, final: bool, regression: bool = 
                            text=f" blew up at epoch {at}", font=dict(color=OKABE_ITO[1]))
     span = max((last.epoch if (final and last is not None) else epochs - 1), 1)
     fig.update_xaxes(title_text="epoch", range=[0, span])
-    fig.update_yaxes(title_text="loss (log scale)", type="log", exponentformat="power", range=loss_range(history), dtick=1)
-    fig.update_layout(legend_title_text=f"{loss}:")
-    return _lean(_base(fig, height=HEADLINE_HEIGHT))
+    short = "MSE loss" if regression else "BCE loss"  # the full module name overran a projector's short axis
+    fig.update_yaxes(title_text=f"{short} (log scale)", type="log", exponentformat="power", range=loss_range(history), dtick=1)
+    # each line named at its end (not a legend above the plot: on a projector under a tour step's panel the
+    # plot keeps the 150 px a panel needs; nor inside it, where a falling loss runs through it)
+    ends = []
+    for name, key in (("test", "test_loss"), ("train", "train_loss")):
+        pts = [(s.epoch, getattr(s, key)) for s in history if math.isfinite(getattr(s, key)) and getattr(s, key) > 0]
+        if pts:
+            ends.append((name, *pts[-1]))
+    ends.sort(key=lambda e: e[2])  # the lower end's label goes below its line, the higher one's above
+    for i, (name, x_end, y_end) in enumerate(ends):
+        fig.add_annotation(x=x_end, y=math.log10(y_end), text=name, showarrow=False, xanchor="right",
+                           yanchor="top" if i == 0 and len(ends) > 1 else "bottom",
+                           font=dict(color=TEST_COLOUR if name == "test" else TRAIN_COLOUR))
+    fig = _lean(_base(fig, height=HEADLINE_HEIGHT))
+    fig.update_layout(showlegend=False, margin_t=12)
+    return fig
 
 
 def loss_range(history: Sequence) -> list[float]:
@@ -120,7 +133,7 @@ def grad_heatmap_figure(history: Sequence, epochs: int, final: bool) -> go.Figur
     fig.update_xaxes(title_text="epoch", range=[0, span])  # the first and last columns' outer halves cut
     fig.update_yaxes(title_text="layer (1 = input side)", type="category", autorange="reversed")
     fig = _lean(_base(fig, height=HEADLINE_HEIGHT))
-    fig.update_layout(hovermode="closest")
+    fig.update_layout(hovermode="closest", margin_t=12)  # no legend above it: the plot takes the room
     if not history:
         fig.add_annotation(x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
                            text="Press Train: each layer's gradient norm<br>appears here, epoch by epoch")
