@@ -484,24 +484,29 @@ def verdict(config: DeepConfig, history: Sequence[Snapshot]) -> str:
         finite = [s for s in history if math.isfinite(s.grad_norm_total)]
         if finite:
             big = max(finite, key=lambda s: s.grad_norm_total)
+            sgd = {"sgd": "SGD", "momentum": "SGD with momentum"}.get(config.optimizer)
             out.append(f"The global gradient norm had reached {big.grad_norm_total:.3g} at epoch {big.epoch}" +
                        (f" (it was {first.grad_norm_total:.3g} at epoch 0)" if big is not first else "") +
-                       (f": plain SGD moves the weights by lr x gradient, here up to {config.lr * big.grad_norm_total:.3g} "
-                        "in one step, far past any minimum, and the next forward pass overflows float32."
-                        if config.optimizer != "adam" else "."))
-        if config.clip is None:
+                       (f": {sgd} moves the weights by lr x gradient, here up to {config.lr * big.grad_norm_total:.3g} "
+                        "in one step, far past any minimum." if sgd else "."))
+        if epoch == 0:  # before any step: the untrained network's own forward pass
+            out.append("That was before any step: the initial weights are too large for the signal to stay finite "
+                       "through the layers. A smaller init scale helps; clipping the steps cannot.")
+        elif config.clip is None:
             out.append("Clipping the global gradient norm (clip_grad_norm_) caps the size of every step.")
         return " ".join(out)
     fall = loss_fall(history)
     span = f"({first.train_loss:.3g} at epoch 0, {last.train_loss:.3g} at epoch {last.epoch})"
     if fall >= LEARNED:
         out.append(f"The network learned: its training loss fell by {fall:.0%} {span}.")
+    elif fall < 0:
+        out.append(f"The network did not learn: its training loss rose by {-fall:.1%} {span}.")
     elif fall < STUCK:
-        out.append(f"The network did not learn: its training loss fell by only {max(fall, 0):.1%} {span}.")
+        out.append(f"The network did not learn: its training loss fell by only {fall:.1%} {span}.")
     else:
         out.append(f"The network learned a little: its training loss fell by {fall:.0%} {span}.")
     change = last.weight_change[:-1]  # the hidden layers
-    if change:
+    if change and last.epoch > 0:  # (epoch 0's statistics are of the initial weights: nothing has moved yet)
         low = [i + 1 for i, c in enumerate(change) if c < MOVED]
         out.append(f"Relative to their initial size, the first hidden layer's weights moved by {_pct(change[0])}, "
                    f"the last hidden layer's by {_pct(change[-1])}" +
@@ -518,10 +523,14 @@ def verdict(config: DeepConfig, history: Sequence[Snapshot]) -> str:
         dead_now = sum(last.dead_fraction) / len(last.dead_fraction)
         out.append(f"At epoch {last.epoch} {dead_now:.0%} of the hidden units are dead (ReLU output 0 for every "
                    f"training input; at epoch 0: {sum(first.dead_fraction) / len(first.dead_fraction):.0%}).")
-        gone = sorted((e, i + 1) for i, e in enumerate(died) if e is not None)
+        born = [i + 1 for i, e in enumerate(died) if e == 0]
+        gone = sorted((e, i + 1) for i, e in enumerate(died) if e is not None and e > 0)
+        if born:
+            out.append(f"Layer{'s' if len(born) > 1 else ''} {_layers(born)} had at least {HALF_DEAD:.0%} of "
+                       "their units dead already at initialisation.")
         if gone:
-            out.append(f"{len(gone)} of {len(died)} layers lost at least {HALF_DEAD:.0%} of their units: "
-                       + ", ".join(f"layer {i} by epoch {e}" for e, i in gone[:6])
+            out.append(f"{len(gone)} of {len(died)} layers lost at least {HALF_DEAD:.0%} of their units during "
+                       "training: " + ", ".join(f"layer {i} by epoch {e}" for e, i in gone[:6])
                        + (f" and {len(gone) - 6} more" if len(gone) > 6 else "")
                        + ".")
     if config.clip is not None:

@@ -1170,7 +1170,7 @@ _TOURS: dict[str, tuple[Step, ...]] = {
              "ReLU again, but with weights drawn from N(0, 0.4²): 1.6 times He's std at width 32. Each layer now "
              "multiplies the signal's size by about 1.6, so 20 layers make the logits, the loss and its gradient "
              "huge. Press Train: after one SGD step the loss is more than 100 times its first value, and the page "
-             "stops the run.",
+             "stops the run at its next snapshot and says at which epoch it blew up.",
              {"deep_act": "relu", "deep_init": "normal", "deep_std": "0.4"}),
         Step("Clip the global gradient norm",
              "Clipping by global norm, between backward and step, measures all the gradients together as one "

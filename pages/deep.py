@@ -161,9 +161,9 @@ with main:
 # --- Try --------------------------------------------------------------------------------------
 st.markdown("**Try** (each link sets the page; press Train):")
 for name, p in D.PRESETS.items():
-    left, right = st.columns([2, 3])
+    left, right = st.columns([3, 2])  # the preset's title whole on a 1024 px projector
     left.page_link("pages/deep.py", label=p.title, icon=":material/science:", query_params=link(p.config))
-    right.caption(f"Claim: {p.claim} (seed 0 here; checked for seeds 0–9).")
+    right.caption(f"Claim: {p.claim} (seed 0 here; measured for seeds 0–9).")
 
 # --- Compare runs -------------------------------------------------------------------------------
 runs = st.session_state.get(RUNS, [])
@@ -200,11 +200,12 @@ if finished:
     if last.dead_fraction is not None:
         show_cached("deep.dead", shown, lambda: dead_figure(hist), key="deep_dead")
         st.caption("A unit is dead when its pre-activation z is ≤ 0 for every training input: ReLU then "
-                   "outputs 0 and passes back no gradient, so it never comes back. Counted over all "
+                   "outputs 0 for every input and its weights get no gradient from any of them; it comes back only if the "
+                   "layers before it change what it receives. Counted over all "
                    f"{D._n_train(cfg)} training points at each snapshot epoch.")
     else:
-        st.caption(f"Not counted for {cfg.activation}: only ReLU's output and slope are exactly 0 for every "
-                   "input z ≤ 0, so only there is a unit that is off for every input dead for good; "
-                   f"{cfg.activation} still passes some gradient back.")
+        st.caption(f"Counted for ReLU only (output and slope exactly 0 for every z ≤ 0), not for {cfg.activation}. "
+                   "Other activations can switch units off too (hardswish is 0 for z ≤ −3, hardtanh's slope is 0 "
+                   "for |z| ≥ 1); this page does not count them.")
 
 code_expander(D.script(cfg, dev), "deep_training.py")

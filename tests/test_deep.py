@@ -374,3 +374,17 @@ def test_a_30_layer_sigmoid_nets_first_layer_gradient_is_not_lost_to_float32():
     r = ref_run(cfg, 1)[0][0]
     assert 0 < s.grad_norm[0] < 1e-20, s.grad_norm[0]
     assert close(s.grad_norm, r["grad_norm"]), (s.grad_norm[:3], r["grad_norm"][:3])
+
+
+def test_a_net_that_overflows_before_any_step_is_not_told_to_clip():
+    """ReLU with N(0, 3²) weights, 30 layers of 128: the untrained forward pass already gives a non-finite loss
+    (checked here by plain torch on the same initial network), so no step was taken and clipping cannot help."""
+    cfg = D.DeepConfig(activation="relu", init="normal", std=3.0, depth=30, width=128, n=60, epochs=5)
+    with torch.no_grad():
+        d = D.make_data(cfg)
+        first = D.make_loss(cfg)(D.make_model(cfg)(d.X_train), d.y_train).item()
+    assert not math.isfinite(first)
+    hist = D.run(cfg, every=1)
+    said = D.verdict(cfg, hist)
+    assert hist[-1].diverged and "before any step" in said and "clipping the steps cannot" in said, said
+    assert "caps the size of every step" not in said

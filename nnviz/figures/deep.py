@@ -68,7 +68,10 @@ def loss_figure(history: Sequence, epochs: int, final: bool, regression: bool = 
     span = max((last.epoch if (final and last is not None) else epochs - 1), 1)
     fig.update_xaxes(title_text="epoch", range=[0, span])
     short = "MSE loss" if regression else "BCE loss"  # the full module name overran a projector's short axis
-    fig.update_yaxes(title_text=f"{short} (log scale)", type="log", exponentformat="power", range=loss_range(history), dtick=1)
+    lo, hi = loss_range(history)
+    # a decade a tick, but at most about 6 ticks: a run that blew up spans 20 decades, whose labels would overlap
+    fig.update_yaxes(title_text=f"{short} (log scale)", type="log", exponentformat="power", range=[lo, hi],
+                     dtick=max(1, math.ceil((hi - lo) / 6)))
     # each line named at its end (not a legend above the plot: on a projector under a tour step's panel the
     # plot keeps the 150 px a panel needs; nor inside it, where a falling loss runs through it)
     ends = []
@@ -78,7 +81,8 @@ def loss_figure(history: Sequence, epochs: int, final: bool, regression: bool = 
             ends.append((name, *pts[-1]))
     ends.sort(key=lambda e: e[2])  # the lower end's label goes below its line, the higher one's above
     for i, (name, x_end, y_end) in enumerate(ends):
-        fig.add_annotation(x=x_end, y=math.log10(y_end), text=name, showarrow=False, xanchor="right",
+        fig.add_annotation(x=x_end, y=math.log10(y_end), text=name, showarrow=False,
+                           xanchor="right" if x_end > span / 3 else "left",  # (a run cut short ends at the left)
                            yanchor="top" if i == 0 and len(ends) > 1 else "bottom",
                            font=dict(color=TEST_COLOUR if name == "test" else TRAIN_COLOUR))
     fig = _lean(_base(fig, height=HEADLINE_HEIGHT))
