@@ -46,8 +46,8 @@ def paced() -> Iterator[None]:
     start, cut = time.monotonic(), False
     try:
         yield
-    except RerunException:  # cut short by the next request
-        cut = True
+    except RerunException as e:  # cut short by the next request from the browser (it carries the widgets' states;
+        cut = e.rerun_data.widget_states is not None  # the page's own st.rerun() does not, and costs no wait)
         raise
     finally:  # also after st.stop() (a question's gate) or an error
         end = time.monotonic()
