@@ -156,7 +156,8 @@ with main:
     st.page_link("pages/vanishing.py", icon=":material/trending_down:",
                  label=f"Untrained: {act} at every depth up to {cfg.depth}, on the vanishing-gradient page",
                  query_params={"act": act, "depth": str(cfg.depth), "init": init}
-                 | ({"std": f"{std:g}"} if init == "normal" else {}))
+                 | ({"std": f"{std:g}"} if init == "normal" else {})
+                 | ({"residual": "true"} if residual else {}) | ({"norm": norm} if norm != "none" else {}))
 
 # --- Try --------------------------------------------------------------------------------------
 st.markdown("**Try** (each link sets the page; press Train):")

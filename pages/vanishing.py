@@ -97,7 +97,8 @@ with main:
     st.page_link("pages/deep.py", icon=":material/stacked_line_chart:",  # the deep page takes 1-30 hidden layers
                  label=f"Now train it: {acts[0]}, depth {min(depth, 30)}, learning (or not) layer by layer",
                  query_params={"deep_act": acts[0], "deep_depth": str(min(depth, 30)), "deep_init": init_name}
-                 | ({"deep_std": f"{std:g}"} if init_name == "normal" else {}))
+                 | ({"deep_std": f"{std:g}"} if init_name == "normal" else {})
+                 | ({"deep_residual": "true"} if residual else {}) | ({"deep_norm": norm} if norm != "none" else {}))
 
     # --- The two causes, with the numbers -------------------------------------------------------
     if theory:

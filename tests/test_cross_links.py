@@ -29,6 +29,14 @@ CASES = {
         ("deep", {"deep_act": ["relu"], "deep_depth": ["30"], "deep_init": ["normal"], "deep_std": ["0.3"]}),
         ("activations", {"fn": ["relu"]})]),  # the deep page trains 30 hidden layers at most
     "deep default": ("pages/deep.py", {}, [("vanishing", {"act": ["sigmoid"], "depth": ["20"], "init": ["default"]})]),
+    # residual connections and a normalisation travel both ways (both pages have them)
+    "vanishing normalised": ("pages/vanishing.py", {"act": "tanh", "depth": "10", "residual": "true", "norm": "layernorm"}, [
+        ("deep", {"deep_act": ["tanh"], "deep_depth": ["10"], "deep_init": ["matched"], "deep_residual": ["true"],
+                  "deep_norm": ["layernorm"]}),
+        ("activations", {"fn": ["tanh"]})]),
+    "deep batchnorm": ("pages/deep.py", {"deep_norm": "batchnorm", "deep_residual": "true"}, [
+        ("vanishing", {"act": ["sigmoid"], "depth": ["20"], "init": ["default"], "residual": ["true"],
+                       "norm": ["batchnorm"]})]),
     "regression l1": ("pages/regression.py", {"view": "Step by step"}, [("losses", {"loss": ["l1", "mse"]})]),
     "logits why": ("pages/logits.py", {}, [("activations", {"fn": ["sigmoid"]})]),
 }
