@@ -8,7 +8,6 @@ page asks for). Run:
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -18,8 +17,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nnviz.classification import ClassifierConfig, make_data, train  # noqa: E402
-from nnviz.regression import _sync  # noqa: E402
-from bench_regression import timed  # noqa: E402  (benchmarks/ is on the path: the script's own folder)
+from bench_regression import interleaved  # noqa: E402  (benchmarks/ is on the path: the script's own folder)
 
 
 def bare(cfg: ClassifierConfig, data, device: str) -> tuple[float, float]:
@@ -70,17 +68,7 @@ def main() -> None:
     names = {"bare": "bare seed-note loop", "eager": "nnviz train (eager)",
              "eager_regions": f"  + {len(frames) + 1} regions (60x60)", "cuda_graph": "nnviz train (CUDA graph)"}
 
-    def run(k):
-        runs[k]()
-        _sync(dev)
-
-    for k in runs:  # warm-up
-        run(k)
-    times = {k: [] for k in runs}
-    for _ in range(a.reps):  # interleaved, so drift hits all alike
-        for k in runs:
-            times[k].append(timed(lambda: run(k)))
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = interleaved(runs, a.reps, dev)
     print(f"device {dev}, torch threads {torch.get_num_threads()}, default classifier, {a.epochs} epochs, "
           f"snapshots every {a.every}, median of {a.reps} interleaved runs")
     print(f"{'loop':<30}{'epochs/s':>12}{'ratio to bare':>16}")

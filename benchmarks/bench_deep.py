@@ -11,7 +11,6 @@ The issue asks: deep / bare <= 2 and (deep - bare) / bare <= 0.30 (the statistic
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nnviz import deep as D, training  # noqa: E402
-from nnviz.regression import _sync  # noqa: E402
-from bench_regression import timed  # noqa: E402  (benchmarks/ is on the path: the script's own folder)
+from bench_regression import interleaved  # noqa: E402  (benchmarks/ is on the path: the script's own folder)
 
 
 def bare(cfg: D.DeepConfig, data: training.Data) -> float:
@@ -90,17 +88,7 @@ def main() -> None:
     names = {"bare": "bare plain-torch loop", "loop": "trainer without statistics",
              "deep": "nnviz.deep.train (statistics)"}
 
-    def run(k):
-        runs[k]()
-        _sync(dev)
-
-    for k in runs:  # warm-up
-        run(k)
-    times = {k: [] for k in runs}
-    for _ in range(a.reps):  # interleaved, so drift hits all alike
-        for k in runs:
-            times[k].append(timed(lambda: run(k)))
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = interleaved(runs, a.reps, dev)
     print(f"device {dev}, torch threads {torch.get_num_threads()}, depth {cfg.depth}, width {cfg.width}, "
           f"{cfg.n} points ({len(data.X_train)} train), {cfg.activation}, {a.epochs} epochs, snapshots every "
           f"{a.every}, median of {a.reps} interleaved runs")

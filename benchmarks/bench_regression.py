@@ -51,6 +51,22 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+def interleaved(runs: dict, reps: int, device: str) -> dict:
+    """{name: median seconds} of each run (a callable), each warmed up once, then timed `reps` times in turn
+    (interleaved, so the machine's drift hits all alike), the device synchronised after each."""
+    def run(k):
+        runs[k]()
+        _sync(device)
+
+    for k in runs:  # warm-up
+        run(k)
+    times = {k: [] for k in runs}
+    for _ in range(reps):
+        for k in runs:
+            times[k].append(timed(lambda: run(k)))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")
@@ -64,20 +80,10 @@ def main() -> None:
     def run_train(engine: str = "eager"):
         for _ in train(cfg, dev, every=a.every, engine=engine):
             pass
-        _sync(dev)
-
-    def run_bare():
-        bare(a.epochs, dev)
-        _sync(dev)
 
     engines = ["eager"] + (["cuda_graph"] if dev.startswith("cuda") else [])
-    run_bare(), [run_train(e) for e in engines]  # warm-up
-    times = {"bare": []} | {e: [] for e in engines}
-    for _ in range(a.reps):  # interleaved, so drift hits all alike
-        times["bare"].append(timed(run_bare))
-        for e in engines:
-            times[e].append(timed(lambda: run_train(e)))
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = interleaved({"bare": lambda: bare(a.epochs, dev)} | {e: (lambda e=e: run_train(e)) for e in engines},
+                      a.reps, dev)
     print(f"device {dev}, {a.epochs} epochs, snapshots every {a.every}, median of {a.reps} interleaved runs")
     print(f"{'loop':<28}{'epochs/s':>12}{'ratio to bare':>16}")
     for k, v in med.items():
