@@ -29,7 +29,7 @@ from .activations import ACTIVATIONS
 from .controls import BoolSpec, ChoiceSpec, FloatSpec, IntSpec
 from .regression import OPTIMIZERS, make_optimizer
 from .training import Data, Step
-from .vanishing import INIT_CHOICES, INITS, NORMS, init_label, resolve_init
+from .vanishing import INIT_CHOICES, INITS, NORMS, init_code, init_label, resolve_init
 
 DATASETS = {**classification.DATASETS, "sine": "Sine wave (regression)"}  # 2-D classes, or y = sin(pi x)
 REGRESSION = ("sine",)  # data sets with a real-valued target: MSELoss; the others: BCEWithLogitsLoss
@@ -651,16 +651,6 @@ def preset(name: str, seed: int = 0) -> DeepConfig:
 
 # --- Show the code -------------------------------------------------------------------------------------
 
-_INIT_CODE = {
-    "default": "nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=g)  # nn.Linear's own default\n"
-               "    bound = 1 / math.sqrt(w.shape[1])\n"
-               "    nn.init.uniform_(b, -bound, bound, generator=g)",
-    "xavier_uniform": "nn.init.xavier_uniform_(w, generator=g)\n    nn.init.zeros_(b)",
-    "xavier_normal": "nn.init.xavier_normal_(w, generator=g)\n    nn.init.zeros_(b)",
-    "kaiming_uniform": "nn.init.kaiming_uniform_(w, nonlinearity='relu', generator=g)\n    nn.init.zeros_(b)",
-    "kaiming_normal": "nn.init.kaiming_normal_(w, nonlinearity='relu', generator=g)\n    nn.init.zeros_(b)",
-    "normal": "nn.init.normal_(w, 0.0, {std!r}, generator=g)\n    nn.init.zeros_(b)",
-}
 
 _SINE_CODE = """x = 2 * torch.rand(n, 1, generator=g) - 1  # x ~ U(-1, 1)
 y = torch.sin(math.pi * x) + noise * torch.randn(n, 1, generator=g)
@@ -730,7 +720,7 @@ class DeepMLP(nn.Module):
 
 
 def init(w, b, g):
-    {_INIT_CODE[init].format(std=config.std)}
+    {init_code(init, config.std)}
 
 
 model = DeepMLP(depth={config.depth}, width={config.width}, residual={config.residual})

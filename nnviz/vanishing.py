@@ -421,21 +421,31 @@ def predict(act: str, width: int = WIDTH.default, init_name: str = "matched", st
     return Prediction(act, init, s_w, dact2, factors, values, spread, max(reliable, default=0))
 
 
+# Each init's body in a shown script (w, b: a layer's weight and bias; g: the generator), for nnviz.vanishing's and
+# nnviz.deep's "Show the code"; "{std!r}" is the plain normal init's std.
+INIT_CODE = {
+    "default": "nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=g)  # nn.Linear's own default\n"
+               "    bound = 1 / math.sqrt(w.shape[1])\n"
+               "    nn.init.uniform_(b, -bound, bound, generator=g)",
+    "xavier_uniform": "nn.init.xavier_uniform_(w, generator=g)\n    nn.init.zeros_(b)",
+    "xavier_normal": "nn.init.xavier_normal_(w, generator=g)\n    nn.init.zeros_(b)",
+    "kaiming_uniform": "nn.init.kaiming_uniform_(w, nonlinearity='relu', generator=g)\n    nn.init.zeros_(b)",
+    "kaiming_normal": "nn.init.kaiming_normal_(w, nonlinearity='relu', generator=g)\n    nn.init.zeros_(b)",
+    "normal": "nn.init.normal_(w, 0.0, {std!r}, generator=g)\n    nn.init.zeros_(b)",
+}
+
+
+def init_code(name: str, std: float) -> str:
+    """The body that initialises one layer (w, b) with `name` in a shown script (INIT_CODE)."""
+    return INIT_CODE[name].format(std=std)
+
+
 def script(acts: tuple[str, ...], depth: int, width: int, init_name: str, std: float, residual: bool,
            norm: str, dtype: str, seed: int) -> str:
     """A plain-torch script that prints each layer's weight-gradient norm for seed `seed`, as the
     page measures it (its profile averages this over seeds seed .. seed + N_SEEDS - 1)."""
     stack = STACK
-    bodies = {
-        "default": "nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=g)  # nn.Linear's own default\n"
-                   "    bound = 1 / math.sqrt(w.shape[1])\n"
-                   "    nn.init.uniform_(b, -bound, bound, generator=g)",
-        "xavier_uniform": "nn.init.xavier_uniform_(w, generator=g)\n    nn.init.zeros_(b)",
-        "xavier_normal": "nn.init.xavier_normal_(w, generator=g)\n    nn.init.zeros_(b)",
-        "kaiming_uniform": "nn.init.kaiming_uniform_(w, nonlinearity='relu', generator=g)\n    nn.init.zeros_(b)",
-        "kaiming_normal": "nn.init.kaiming_normal_(w, nonlinearity='relu', generator=g)\n    nn.init.zeros_(b)",
-        "normal": f"nn.init.normal_(w, 0.0, {std!r}, generator=g)\n    nn.init.zeros_(b)",
-    }
+    bodies = {name: init_code(name, std) for name in INIT_CODE}
     inits = {a: resolve_init(init_name, a) for a in acts}
     init_defs = "\n\n".join(f"def init_{n}(w, b, g):\n    {bodies[n]}" for n in dict.fromkeys(inits.values()))
     norm_code = {"none": "nn.Identity()", "layernorm": "nn.LayerNorm(WIDTH, dtype=DTYPE)",
