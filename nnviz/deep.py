@@ -30,6 +30,7 @@ from .controls import BoolSpec, ChoiceSpec, FloatSpec, IntSpec
 from .regression import OPTIMIZERS, make_optimizer
 from .training import Data, Step
 from .vanishing import INIT_CHOICES, INITS, NORMS, init_code, init_label, resolve_init
+from .vanishing import STD as V_STD
 
 DATASETS = {**classification.DATASETS, "sine": "Sine wave (regression)"}  # 2-D classes, or y = sin(pi x)
 REGRESSION = ("sine",)  # data sets with a real-valued target: MSELoss; the others: BCEWithLogitsLoss
@@ -55,7 +56,7 @@ ACT = ChoiceSpec("Activation", tuple(ACTIVATIONS), "sigmoid")
 INIT = ChoiceSpec("Initialisation (torch.nn.init)", INIT_CHOICES, "default",
                   help="default: what nn.Linear does if you do nothing, U(±1/√fan_in). matched: Xavier for "
                        "sigmoid and tanh, He (Kaiming) for ReLU and its kin.")
-STD = FloatSpec("std of the plain normal init", 0.01, 3.0, 0.5, 0.01)
+STD = V_STD  # the vanishing page's: the same init, the same bounds
 RESIDUAL = BoolSpec("Residual connections (h + f(norm(Wh + b)), hidden layers 2..depth)")
 NORM = ChoiceSpec("Normalisation before each activation", tuple(NORMS), "none")
 OPT = ChoiceSpec("Optimizer", tuple(OPTIMIZERS), "sgd")

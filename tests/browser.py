@@ -136,3 +136,22 @@ def commit_guess(page, kind: str) -> None:
     else:
         form.locator("input").fill(GUESS[kind])
     form.locator("[data-testid='stFormSubmitButton'] button").click()
+
+
+PLOTLY_CHART = "[data-testid='stPlotlyChart']"
+MIN_PANEL = 150  # px of plot area every panel on a first screen needs (a 50 px panel is a decoration)
+
+
+def short_panels(page, screen_height: int, min_panel: int = MIN_PANEL) -> list[int]:
+    """The heights of the plot panels (plotly's drag rectangle, one per subplot) under `min_panel` px, in every
+    chart whose top is on the first screen (above `screen_height`)."""
+    short = []
+    for chart in page.locator(PLOTLY_CHART).all():
+        box = chart.bounding_box()
+        if box is None or box["y"] >= screen_height:
+            continue
+        for rect in chart.locator(".nsewdrag").all():
+            r = rect.bounding_box()
+            if r is not None and r["height"] < min_panel:
+                short.append(round(r["height"]))
+    return short

@@ -3,7 +3,7 @@
 screen has at least 150 px of plot area; on a 390x844 phone nothing overflows sideways."""
 from __future__ import annotations
 
-from browser import SHOTS, open_page, wait_idle
+from browser import SHOTS, open_page, short_panels, wait_idle
 from test_layout import JS_OVERFLOW
 
 CHART = "[data-testid='stPlotlyChart']"
@@ -32,15 +32,7 @@ def test_projector_after_train_headline_whole_and_panels_tall(browser, server):
         assert abs(headline[0]["y"] - headline[1]["y"]) < 2  # side by side, not stacked
         scrolled = page.evaluate("document.querySelector(\"[data-testid='stMain']\").scrollTop")
         assert scrolled == 0
-        small = []
-        for chart in charts:
-            box = chart.bounding_box()
-            if box is None or box["y"] >= H:
-                continue
-            for rect in chart.locator(".nsewdrag").all():
-                r = rect.bounding_box()
-                if r is not None and r["height"] < MIN_PANEL:
-                    small.append(round(r["height"]))
+        small = short_panels(page, H, MIN_PANEL)
         assert not small, f"plot panels on the first screen under {MIN_PANEL} px: {small}"
         assert not errors, errors
     finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import GUESS, SHOTS, commit_guess
+from browser import GUESS, SHOTS, commit_guess, short_panels
 from nnviz import lessons as Ls
 
 W, H = 1024, 768
@@ -45,16 +45,8 @@ def _inside(page, selector: str, problems: list, where: tuple) -> dict:
 
 
 def _panels(page, problems: list, where: tuple) -> None:
-    """Every plot panel (plotly's drag rectangle, one per subplot) of every chart whose top is on the first
-    screen: at least MIN_PANEL px tall."""
-    for chart in page.locator(CHART).all():
-        box = chart.bounding_box()
-        if box is None or box["y"] >= H:
-            continue
-        for rect in chart.locator(".nsewdrag").all():
-            r = rect.bounding_box()
-            if r is not None and r["height"] < MIN_PANEL:
-                problems.append((*where, "panel height", round(r["height"])))
+    """Every plot panel of every chart whose top is on the first screen: at least MIN_PANEL px tall."""
+    problems.extend((*where, "panel height", h) for h in short_panels(page, H, MIN_PANEL))
 
 
 def _written_on_a_figure(page, text: str) -> bool:
