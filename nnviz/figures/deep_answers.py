@@ -57,16 +57,15 @@ def first_layer_figure(a) -> go.Figure:
     fig.add_trace(go.Scatter(x=[1, depth], y=[s["first"], s["last"]], mode="markers", hoverinfo="skip",
                              marker=dict(size=16, color=c, symbol="diamond", line=dict(color=INK, width=2))))
     decades = abs(math.log10(s["ratio"]))
-    fig.add_annotation(x=1, y=math.log10(s["first"]), ax=50, ay=-110, showarrow=True, arrowhead=2, xanchor="left",
-                       align="left", font=NOTE, bgcolor=BOX,
-                       text=f"<b>layer 1 ÷ layer {depth} = {a.shown}</b><br>{decades:.1f} orders of magnitude")
+    # the answer in the corner the rising line leaves empty (over the line it sat under the top-left note)
+    _note(fig, f"<b>layer 1 ÷ layer {depth} = {a.shown}</b><br>{decades:.1f} orders of magnitude", "bottom right")
     fig.add_annotation(x=depth, y=math.log10(s["last"]), ax=-20, ay=40, showarrow=True, arrowhead=2,
                        xanchor="right", font=NOTE, bgcolor=BOX, text=f"layer {depth}: {s['last']:.2g}")
     _note(fig, f"{s['label']}, epoch 0 (before any step)<br>dashed: × {per:.3g} per layer, back from layer {depth}",
           "top left")
     _answer_base(fig)
     fig.update_xaxes(title_text="hidden layer (1 = next to the input)", range=[0.3, depth + 0.7])
-    fig.update_yaxes(title_text="‖dloss/dW‖ at epoch 0", type="log", exponentformat="power",
+    fig.update_yaxes(title_text="‖dloss/dW‖ (log)", type="log", exponentformat="power",  # (epoch 0: in the note)
                      range=_log_range([y for _, y in pts], below=1.2))
     return fig
 
