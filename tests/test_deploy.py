@@ -336,23 +336,166 @@ def test_compose_nginx_config_is_the_same_template_and_valid(nginx, tmp_path):
     assert done.returncode == 0, done.stderr
 
 
+def _compose_services(text: str) -> dict[str, str]:
+    """Each service's block of the compose file, by its two-space-indented name (no YAML parser needed)."""
+    body = text.split("\nservices:\n", 1)[1]
+    parts = re.split(r"^  ([\w-]+):[ \t]*$", body, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def _k8s_docs(text: str) -> dict[tuple[str, str], str]:
+    """Each document of the manifest, keyed by (kind, metadata name)."""
+    docs = {}
+    for doc in re.split(r"^---[ \t]*$", text, flags=re.M):
+        kind = re.search(r"^kind: (\w+)", doc, re.M)
+        name = re.search(r"^metadata:\n  name: ([\w-]+)", doc, re.M)
+        assert kind and name, doc
+        docs[kind[1], name[1]] = doc
+    return docs
+
+
+def _redis_args(line_owner: str, key: str) -> list[str]:
+    """A flow list (`key: ["a", "b"]`) on one line, read as JSON."""
+    import json
+
+    return json.loads(re.search(rf"^\s*{key}: (\[.*\])\s*$", line_owner, re.M)[1])
+
+
 def test_container_recipes_say_what_the_issue_asks():
     docker = (DEPLOY / "Dockerfile").read_text()
     assert docker.startswith("#") and "FROM python:3.11-slim" in docker
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in docker and "torch==2.13.0+cpu" in docker
     assert "torch==2.13.0\n" in (ROOT / "requirements.txt").read_text()  # met by the +cpu wheel
-    assert re.search(r"^USER (?!root)\w+", docker, re.M)
+    user = re.search(r"^USER (?!root)(\w+)", docker, re.M)
+    assert user
     assert "HEALTHCHECK" in docker and "/_stcore/health" in docker and "COPY .streamlit" in docker
+    # class mode's SQLite default: the data folder exists in the image and the non-root user owns it
+    # (a named volume mounted there starts as a copy of it), created before USER drops root
+    data_dir = re.search(r"^ENV NNVIZ_DATA_DIR=(/\S+)$", docker, re.M)[1]
+    before_user = docker[:user.start()]
+    assert re.search(rf"mkdir -p {re.escape(data_dir)}\b", before_user)
+    assert re.search(rf"chown {user[1]}(:{user[1]})? {re.escape(data_dir)}\b", before_user)
+    assert f"-v nnviz-data:{data_dir}" in docker  # the documented `docker run` recipe mounts that folder
+
+    # compose: app, nginx and a Redis that every app replica shares, reachable only inside the project
+    compose = (DEPLOY / "docker-compose.yml").read_text()
+    blocks = _compose_services(compose)
+    assert set(blocks) == {"app", "nginx", "redis"}
+    assert 'NNVIZ_CLASS_STORE: "redis://redis:6379/0"' in blocks["app"]  # `redis`: the service's name
+    assert re.search(r"depends_on:\n\s+redis:\n\s+condition: service_healthy", blocks["app"])
+    assert re.search(r"depends_on:\n\s+app:\n\s+condition: service_healthy", blocks["nginx"])
+    assert re.search(r"^    image: redis:7", blocks["redis"], re.M)
+    assert "redis-cli ping" in blocks["redis"] and "healthcheck:" in blocks["redis"]
+    assert "ports:" not in blocks["redis"] and "volumes:" not in blocks["redis"]
+    compose_args = _redis_args(blocks["redis"], "command")
+    assert compose_args[0] == "redis-server" and compose_args[1:3] == ["--save", ""]
+
     k8s = (DEPLOY / "k8s" / "nnviz.yaml").read_text()
     for needle in ("kind: Deployment", "readinessProbe:", "livenessProbe:", "path: /_stcore/health",
                    "sessionAffinity: ClientIP", "kind: Ingress", 'affinity: "cookie"',
                    'proxy-read-timeout: "3600"', "resources:"):
         assert needle in k8s, needle
+    docs = _k8s_docs(k8s)
+    assert list(docs) == [("Deployment", "nnviz"), ("PodDisruptionBudget", "nnviz"), ("Service", "nnviz"),
+                          ("Ingress", "nnviz"), ("Deployment", "nnviz-redis"), ("Service", "nnviz-redis"),
+                          ("NetworkPolicy", "nnviz-redis")]
+    # the app's URL names the Redis Service and its port
+    assert '{name: NNVIZ_CLASS_STORE, value: "redis://nnviz-redis:6379/0"}' in docs["Deployment", "nnviz"]
+    redis_deploy, redis_service = docs["Deployment", "nnviz-redis"], docs["Service", "nnviz-redis"]
+    assert "port: 6379" in redis_service and "type: ClusterIP" in redis_service
+    assert re.search(r"^  replicas: 1$", redis_deploy, re.M) and "strategy: {type: Recreate}" in redis_deploy
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert re.search(rf"{probe}:\n\s+exec: {{command: \[.*redis-cli ping.*\]}}", redis_deploy), probe
+    assert re.search(r"resources:\n\s+requests: {cpu: \S+, memory: \S+}\n\s+limits: {cpu: \S+, memory: \S+}",
+                     redis_deploy)
+    assert _redis_args(redis_deploy, "args") == compose_args[1:]  # the same server in both recipes
+    # only the app's pods reach Redis: the policy selects Redis's pods and admits the app's label
+    policy = docs["NetworkPolicy", "nnviz-redis"]
+    assert "matchLabels: {app.kubernetes.io/name: nnviz-redis}" in policy
+    assert "matchLabels: {app.kubernetes.io/name: nnviz}" in policy and "port: 6379" in policy
     try:
         import yaml
     except ImportError:
         return  # PyYAML is not a test dependency; the text checks above still ran
-    kinds = [d["kind"] for d in yaml.safe_load_all(k8s)]
-    assert kinds == ["Deployment", "PodDisruptionBudget", "Service", "Ingress"]
-    services = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
-    assert set(services) == {"app", "nginx"} and services["nginx"]["depends_on"]["app"]["condition"] == "service_healthy"
+    parsed = list(yaml.safe_load_all(k8s))
+    kinds = [d["kind"] for d in parsed]
+    assert kinds == ["Deployment", "PodDisruptionBudget", "Service", "Ingress", "Deployment", "Service",
+                     "NetworkPolicy"]
+    app, _, service, _, redis, redis_svc, policy = parsed
+    app_pod, redis_pod = app["spec"]["template"]["spec"], redis["spec"]["template"]["spec"]
+    env = {e["name"]: e["value"] for e in app_pod["containers"][0]["env"]}
+    assert env["NNVIZ_CLASS_STORE"] == f"redis://{redis_svc['metadata']['name']}:{redis_svc['spec']['ports'][0]['port']}/0"
+    # the app's Service and PodDisruptionBudget must not select the Redis pod
+    assert service["spec"]["selector"] != redis["spec"]["template"]["metadata"]["labels"]
+    assert redis_svc["spec"]["selector"] == redis["spec"]["template"]["metadata"]["labels"]
+    assert redis_svc["spec"].get("type", "ClusterIP") == "ClusterIP"
+    (container,) = redis_pod["containers"]
+    assert container["image"].startswith("redis:7")
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert "redis-cli ping" in " ".join(container[probe]["exec"]["command"]), probe
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert redis_pod["securityContext"]["runAsNonRoot"] is True
+    assert policy["spec"]["podSelector"]["matchLabels"] == redis["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"] == (
+        app["spec"]["template"]["metadata"]["labels"])
+    services = yaml.safe_load(compose)["services"]
+    assert set(services) == {"app", "nginx", "redis"}
+    assert services["nginx"]["depends_on"]["app"]["condition"] == "service_healthy"
+    assert services["app"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["app"]["environment"]["NNVIZ_CLASS_STORE"] == "redis://redis:6379/0"
+    assert "ports" not in services["redis"] and "redis-cli ping" in " ".join(services["redis"]["healthcheck"]["test"])
+    assert services["redis"]["command"] == compose_args
+
+
+def test_the_recipes_redis_runs_as_configured_and_serves_a_class(tmp_path):
+    """Debian's redis-server started with the compose file's own arguments (on a loopback port): its
+    healthcheck passes, it keeps nothing on disk, and the app's NNVIZ_CLASS_STORE URL (host and port
+    pointed at it) opens a Redis store whose class keys expire on their own."""
+    exe = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK)
+                                            else None)
+    if exe is None or shutil.which("redis-cli") is None:
+        reason = "redis-server or redis-cli not found (apt-get install -y redis-server)"
+        if os.environ.get("NNVIZ_REQUIRE_REDIS") == "1" or os.environ.get("NNVIZ_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    import redis
+
+    from nnviz.classstore import TTL_S, open_store
+
+    blocks = _compose_services((DEPLOY / "docker-compose.yml").read_text())
+    args = _redis_args(blocks["redis"], "command")
+    health = re.search(r'test: \["CMD-SHELL", "(.*)"\]', blocks["redis"])[1]
+    url = re.search(r'NNVIZ_CLASS_STORE: "(redis://redis:6379/0)"', blocks["app"])[1]
+    port = free_port()
+    proc = subprocess.Popen([exe, *args[1:], "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+                             "--daemonize", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        check = ["bash", "-c", health.replace("redis-cli", f"redis-cli -p {port}")]
+        deadline = time.time() + 10
+        while subprocess.run(check, capture_output=True, timeout=10).returncode != 0:
+            assert proc.poll() is None and time.time() < deadline, "redis-server did not answer its healthcheck"
+            time.sleep(0.1)
+        client = redis.Redis(port=port, decode_responses=True)
+        assert client.config_get("save") == {"save": ""} and client.config_get("appendonly") == {"appendonly": "no"}
+        assert int(client.config_get("maxmemory")["maxmemory"]) == 200 * 1024 ** 2
+        store = open_store(url.replace("redis:6379", f"127.0.0.1:{port}"))
+        try:
+            new = store.create_class()
+            store.set_state(new.code, new.secret, page="pages/activations.py", step=1,
+                            question="activations.relu_dead")
+            store.record_guess(new.code, "student-1", "activations.relu_dead", 3.0)
+            assert store.count_guesses(new.code, "activations.relu_dead") == 1
+            keys = client.keys("*")
+            assert keys and all(0 < client.pttl(k) <= TTL_S * 1000 for k in keys if k != "nnviz:classes")
+            store.end_class(new.code, new.secret)
+            assert store.get_class(new.code) is None
+        finally:
+            store.close()
+        client.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+        assert list(tmp_path.iterdir()) == []  # no dump.rdb, no appendonly file: ephemeral by design
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
