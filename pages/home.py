@@ -1,7 +1,7 @@
 """Home: what nnviz teaches, and a link to each page."""
 import streamlit as st
 
-from nnviz.ui import require_frame
+from nnviz.ui import join_form, require_frame
 from nnviz.ui.catalog import PAGES
 
 require_frame()
@@ -13,6 +13,7 @@ st.markdown(
     "a link reopens the same experiment. Each page can also show the few lines of plain PyTorch "
     "that reproduce it."
 )
+join_form()  # a student types the class code from the projector; the teacher's join card
 for p in PAGES:
     with st.container(border=True):
         st.page_link(p.path, label=p.title, icon=p.icon)

@@ -95,7 +95,7 @@ _PHONE_NAV_JS = """
 def frame(page: str = "") -> None:
     """Draw the shared sidebar and prepare the notice area; app.py calls this on every run with the
     page about to run (its URL path)."""
-    from . import warm, widgets  # imported here: widgets imports this module
+    from . import classmode, warm, widgets  # imported here: they import this module
 
     warm.start()  # once per process: open the lesson links in the background (NNVIZ_WARM; nnviz.ui.warm)
     warm.mark_run(page)  # the gc freeze per page (nnviz.ui.warm.freeze); the warm-up's sessions at low priority
@@ -104,6 +104,7 @@ def frame(page: str = "") -> None:
     _run.framed = True
     _run.reserved = _run.figures = 0
     _run.notices = st.container()
+    classmode.enter(page)  # a join link; a follower takes the teacher's page (nnviz.ui.classmode)
     with st.sidebar:
         st.markdown("### nnviz")
         choice = widgets.select(device_spec(), "device")
@@ -111,8 +112,10 @@ def frame(page: str = "") -> None:
         st.caption(f"Computing on **{choice}** ({names[choice]}). Available here: "
                    + ", ".join(f"{i}" for i in names) + ".")
         _run.present = widgets.toggle(PRESENT, "present")
+        classmode.sidebar()
         st.html(_PHONE_NAV_JS, unsafe_allow_javascript=True)
     st.html(_PRESENT_CSS if _run.present else _PHONE_CSS)
+    classmode.bar(page)  # the class line above the page (a member only)
 
 
 # Every URL-bound control seen so far, per page: {page url path: {key: spec}}. The same for every

@@ -24,6 +24,7 @@ from nnviz.controls import BadValue, MultiChoiceSpec, NumberListSpec
 
 from nnviz.figures.answers import answer_figure
 
+from . import classmode
 from .frame import CONTROLS, FRAME_KEYS, SET_BY_LESSON, notice, presenting, reserve, show_figure
 from .widgets import _shown, seed_from
 
@@ -96,10 +97,11 @@ def _settings(page: str, question: str | None, step: int | None) -> Ls.Settings:
     return Ls.QUESTIONS[question].settings if question is not None else {}
 
 
-def _go(page: str, question: str | None, step: int | None) -> None:
-    """A button's callback: open the question or the tour step (neither: reset to the defaults)."""
+def _go(page: str, question: str | None, step: int | None, settings: Ls.Settings | None = None) -> None:
+    """A button's callback: open the question or the tour step (neither: reset to the defaults) at its own
+    settings, or at `settings` (a class's teacher's)."""
     _leave_question()
-    _apply(page, _settings(page, question, step), full=True)
+    _apply(page, _settings(page, question, step) if settings is None else settings, full=True)
     for key, value in ((Q, question if step is None else None), (TOUR, step)):
         if value is None:
             if key in st.query_params:
@@ -154,6 +156,7 @@ class Lesson:
         """Draw the tour step and the question; with a question open and no guess committed, stop the
         page here: what follows (the figure, its tables, the numbers) would answer it."""
         st.session_state[SET_BY_LESSON] = set()  # every widget a button set has been drawn by now
+        classmode.publish(self.page, self.step, self.question, _current(self.page))  # a class's teacher only
         with self.slot:
             if self.step is not None:
                 with self.panel or st.container():
@@ -169,6 +172,9 @@ class Lesson:
 def begin(page: str) -> Lesson:
     """Read the link's question or tour step, apply its settings once (before the widgets exist), and
     reserve the panel's place under the title."""
+    view = classmode.take_view(page)
+    if view is not None:  # a follower takes the class teacher's step, question and settings, as a button would
+        _go(page, view.question, view.step, view.settings)
     question, step = _read_link(page)
     if step is not None:
         question = Ls.TOURS[page][step - 1].question
@@ -290,7 +296,11 @@ def _commit(question: Ls.Question) -> None:
     try:
         if raw is None or str(raw).strip() == "":
             raise ValueError("pick one of the choices" if question.kind == "choice" else "type your guess first")
-        _guesses()[question.id] = question.read_guess(raw)
+        guess = question.read_guess(raw)
+        refused = classmode.commit(question, guess)  # a class's question: to the class's count
+        if refused:
+            raise ValueError(refused)
+        _guesses()[question.id] = guess
         errors.pop(question.id, None)
     except ValueError as e:
         errors[question.id] = str(e)
@@ -306,10 +316,19 @@ def _ask(lesson: Lesson) -> bool:
     """The question: a guess form until one is committed (False: keep the page hidden), then the
     verdict computed at the settings on screen (True)."""
     q = Ls.QUESTIONS[lesson.question]
-    guess = _guesses().get(q.id)
+    cls = classmode.asked(lesson.page, q.id)  # the class's question now (a class's teacher or follower)
+    guess = cls.guess if cls is not None else _guesses().get(q.id)
     box = st.container(border=True, key="question_panel")
+    if cls is not None and cls.teacher:  # the projector: the class's answers, then Reveal
+        box.markdown(f"**Class question.** {q.prompt}")
+        return classmode.teacher_question(box, q, _current(lesson.page), cls.revealed)
     if not (presenting() and guess is not None):  # on a projector the answered prompt moves into "Why"
         box.markdown(f"**Predict first.** {q.prompt}")
+    if guess is None and cls is not None and cls.revealed:  # the reveal came before this student's guess
+        return _shown_answer(box, q, _current(lesson.page))
+    if guess is not None and cls is not None and not cls.revealed:
+        classmode.waiting(box, q, guess)
+        return False
     if guess is None:
         with box.form(key=f"form_{q.id}", border=False, enter_to_submit=True):
             if q.kind == "choice":
@@ -352,11 +371,28 @@ def _ask(lesson: Lesson) -> bool:
         row.caption("The answer is computed at the settings on screen, which differ from the question's.")
         row.button("Back to the question's settings", key="question_settings", on_click=_go,
                    args=(lesson.page, q.id, lesson.step) if lesson.step is None else (lesson.page, None, lesson.step))
-    row.button("Ask me again", icon=":material/replay:", key="question_again", on_click=_forget_guess, args=(q.id,))
+    if cls is None:  # a class's guess stays as committed
+        row.button("Ask me again", icon=":material/replay:", key="question_again", on_click=_forget_guess,
+                   args=(q.id,))
     if lesson.step is None:
         row.button("Close the question", icon=":material/close:", key="question_close", type="tertiary",
                    on_click=_close, args=(lesson.page,))
     fig = answer_figure(q.id, q.answer(settings))  # the chart that shows the answer, its value written on it
+    if fig is not None:
+        show_figure(fig, key="answer_chart", headline=True)
+    return True
+
+
+def _shown_answer(box: Any, q: Ls.Question, settings: Ls.Settings) -> bool:
+    """The answer without a verdict: the teacher revealed it before this student committed a guess."""
+    try:
+        answer = q.answer(settings)
+    except ValueError as e:
+        box.info(f"At the settings on screen this question has no answer ({e}).")
+        return True
+    box.info(f"The teacher revealed the answer before you committed a guess: {answer.shown}. {answer.text}",
+             icon=":material/visibility:")
+    fig = answer_figure(q.id, answer)
     if fig is not None:
         show_figure(fig, key="answer_chart", headline=True)
     return True
