@@ -88,8 +88,8 @@ def test_a_class_follows_the_teacher_pools_a_guess_and_sees_the_reveal(browser, 
     teacher_ctx, _ = _student_on(browser, stack, a)
     student_ctx, _ = _student_on(browser, stack, b)
 
-    # the teacher starts a class on the first step of the activations tour
-    teacher, t_errors = _open(teacher_ctx, f"{stack.url}/{PAGE}?tour={FIRST_Q - 1 or 1}")
+    # the teacher starts a class on the activations page: the projector shows the join card
+    teacher, t_errors = _open(teacher_ctx, f"{stack.url}/{PAGE}")
     _click(teacher, "class_start")
     teacher.wait_for_selector(".st-key-class_join img", timeout=30_000)
     wait_idle(teacher)
@@ -100,22 +100,22 @@ def test_a_class_follows_the_teacher_pools_a_guess_and_sees_the_reveal(browser, 
     assert teacher.locator(".st-key-class_join img").get_attribute("alt").endswith(link)
     assert "teach=" not in teacher.url  # the secret is never in the projector's address bar
 
-    # the student opens the join link: they land on the teacher's page and step, on the other process
+    # the student opens the join link: they land on the teacher's page, on the other process
     student, s_errors = _open(student_ctx, link)
-    _wait_step(student, FIRST_Q - 1 or 1, timeout=30_000)
+    student.wait_for_selector(".st-key-class_bar", timeout=30_000)
     assert "following the teacher" in student.locator(".st-key-class_bar").inner_text()
     assert f"/{PAGE}" in student.url
 
-    # the teacher goes to the question step: the student follows (two steps followed in all)
-    for _ in range(FIRST_Q - (FIRST_Q - 1 or 1)):
+    # the teacher starts the tour and steps to the question: the student follows every step
+    _click(teacher, "tour_start")
+    wait_idle(teacher)
+    _wait_step(student, 1)
+    for n in range(2, FIRST_Q + 2):  # one step past the question, and back to it
         _click(teacher, "tour_next")
         wait_idle(teacher)
-    if FIRST_Q == 1:  # the first step asks: go on to the next question step and back, two moves followed
-        _click(teacher, "tour_next")
-        wait_idle(teacher)
-        _wait_step(student, 2)
-        _click(teacher, "tour_prev")
-        wait_idle(teacher)
+        _wait_step(student, n)
+    _click(teacher, "tour_prev")
+    wait_idle(teacher)
     _wait_step(student, FIRST_Q)
     teacher.wait_for_function("() => document.querySelector('.st-key-question_panel .js-plotly-plot')",
                               timeout=15_000)

@@ -3,6 +3,8 @@ the answer while the question is open; after Reveal, the answer marked on it wit
 tally ("14 of 27 within the tolerance") as its title."""
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 
 from nnviz.classmode import Distribution, Tally, axis_value
@@ -11,7 +13,7 @@ from nnviz.palette import GREY, OKABE_ITO
 
 from .common import _base
 
-HEIGHT = 330  # px: under the question's prompt on a 1024x768 projector
+HEIGHT = 280  # px (308 on a projector): the count, the bars and Reveal under the prompt on a 1024x768 first screen
 BAR, RIGHT, BAND = OKABE_ITO[0], OKABE_ITO[2], "rgba(0,158,115,0.16)"
 
 
@@ -32,9 +34,7 @@ def class_guesses(q: Question, dist: Distribution, tally: Tally | None = None) -
                     text=[c or "" for c in dist.counts], textposition="outside", name="guesses",
                     customdata=list(dist.labels), hovertemplate="%{customdata}: %{y}<extra></extra>")
         if dist.kind == "log10":
-            ticks = [round(c) for c in centres]
-            fig.update_xaxes(title_text=f"the class's guesses (powers of ten){unit}", tickmode="array",
-                             tickvals=ticks, ticktext=[f"1e{t}" for t in ticks])
+            fig.update_xaxes(title_text=f"the class's guesses (powers of ten){unit}")
         else:
             fig.update_xaxes(title_text=f"the class's guesses{unit}")
         if tally is not None:
@@ -48,12 +48,17 @@ def class_guesses(q: Question, dist: Distribution, tally: Tally | None = None) -
             if centres:  # the answer may lie outside every guess: keep it on the axis
                 pad = max(widths) / 2
                 fig.update_xaxes(range=[min(lo, dist.edges[0]) - pad, max(hi, dist.edges[-1]) + pad])
+        if dist.kind == "log10" and centres:  # every power of ten on the axis labelled, at most 9 labels
+            x0, x1 = (fig.layout.xaxis.range or (dist.edges[0], dist.edges[-1]))
+            first, last = math.ceil(x0), math.floor(x1)
+            every = max(1, math.ceil((last - first + 1) / 9))
+            ticks = list(range(first, last + 1, every))
+            fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=[f"1e{t}" for t in ticks], tickangle=0)
     top = max(dist.counts, default=0)
     fig.update_yaxes(title_text="students", rangemode="tozero", range=[0, max(1, top) * 1.25], dtick=max(1, top // 5 or 1))
     title = (tally.sentence(q) if tally is not None
              else f"{dist.total} answered · the answer is hidden until Reveal")
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left"), showlegend=False, hovermode="closest",
-                      bargap=0.08)
     _base(fig, HEIGHT)
-    fig.update_layout(margin=dict(t=60))
+    fig.update_layout(title=dict(text=title, x=0, xanchor="left"), showlegend=False, hovermode="closest",
+                      bargap=0.08, margin=dict(t=60))
     return fig

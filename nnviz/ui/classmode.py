@@ -41,7 +41,7 @@ _ERROR = "_nnviz_class_error"  # session state: why "Start a class" failed, for 
 _TYPED = "_nnviz_class_typed"  # session state: a code typed on the home page, for enter() to look up
 _SID = "_nnviz_class_sid"  # session state: the anonymous id the class knows this session by
 POLL_S = 1.0  # s between a follower's looks at the class's version (and the projector's count)
-BAR_PX, JOIN_PX = 50, 300  # px a projector's headline figure gives up to the class bar, and to the join card
+BAR_PX = 50  # px a projector's headline figure gives up to the class bar (the join card pushes it down whole)
 
 _throttle = WrongCodeThrottle()
 _lock = threading.Lock()
@@ -72,6 +72,7 @@ class Member:
     applied: int = -1  # the class version this follower's page took last
     published: tuple | None = None  # the teacher's last published (page, step, question, settings)
     show_join: bool = False  # the teacher's join card is open on the projector
+    join_until_question: bool = False  # ...until the first question (a class just started); False: until Hide
 
     @property
     def teacher(self) -> bool:
@@ -81,6 +82,12 @@ class Member:
 def member() -> Member | None:
     m = st.session_state.get(MEMBER)
     return m if isinstance(m, Member) else None
+
+
+def following() -> bool:
+    """A student whose page the teacher moves (the tour's own Back and Next then wait for the teacher)."""
+    m = member()
+    return m is not None and not m.teacher and m.following
 
 
 def session_id() -> str:
@@ -141,7 +148,7 @@ def _start() -> None:
     except STORE_ERRORS as e:
         st.session_state[_ERROR] = f"The class store cannot be reached ({type(e).__name__})."
         return
-    st.session_state[MEMBER] = Member(new.code, new.secret, show_join=True)
+    st.session_state[MEMBER] = Member(new.code, new.secret, show_join=True, join_until_question=True)
     st.query_params[CLASS] = new.code
 
 
@@ -175,7 +182,7 @@ def _set_following(on: bool) -> None:
 def _toggle_join() -> None:
     m = member()
     if m is not None:
-        m.show_join = not m.show_join
+        m.show_join, m.join_until_question = not m.show_join, False
 
 
 def _reveal() -> None:
@@ -331,8 +338,8 @@ def join_card(big: bool = False) -> None:
         st.image(_qr_svg(link), width=260 if big else 170, alt=f"QR code of the join link {link}")
         with st.container():
             st.markdown(f"Join the class at **{link}**")
-            st.markdown(f"or type the code on the home page: <span style='font-size:2.2em;font-weight:700;"
-                        f"letter-spacing:0.08em'>{format_code(m.code)}</span>", unsafe_allow_html=True)
+            st.markdown(f"or type the code on the home page: <span style='font-size:1.9em;font-weight:700;"
+                        f"letter-spacing:0.06em;white-space:nowrap'>{format_code(m.code)}</span>", unsafe_allow_html=True)
             if not big:
                 st.button("Hide the join card", icon=":material/visibility_off:", key="class_join_hide",
                           on_click=_toggle_join, type="tertiary")
@@ -345,6 +352,8 @@ def bar(page: str) -> None:
         return
     reserve(BAR_PX)
     if m.teacher:
+        if m.join_until_question and _asks(page):  # a class just started: its first question takes the room
+            m.show_join = m.join_until_question = False
         with st.container(horizontal=True, key="class_bar", vertical_alignment="center"):
             st.markdown(f"**Class {format_code(m.code)}** · you are the teacher")
             if page:  # the home page shows the join card
@@ -354,9 +363,16 @@ def bar(page: str) -> None:
                       help="Deletes the class and every guess in it.")
         if m.show_join and page:
             join_card()
-            reserve(JOIN_PX)
     else:
         _follow_bar()
+
+
+def _asks(page: str) -> bool:
+    """Whether this run's page opens a question (its link's ?q=, or a tour step that asks one)."""
+    if "q" in st.query_params:
+        return True
+    steps, step = Ls.TOURS.get(page, ()), st.query_params.get("tour", "")
+    return step.isdigit() and 1 <= int(step) <= len(steps) and steps[int(step) - 1].question is not None
 
 
 @st.fragment(run_every=POLL_S)

@@ -264,10 +264,13 @@ def _tour_panel(lesson: Lesson) -> None:
         # the row never wraps on a 1024 px projector, and nothing in it throws the tour away (Redo puts this
         # step's settings back; End keeps the page and the bar offers to resume).
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.button("Back", icon=":material/arrow_back:", key="tour_prev", on_click=_go, help="Previous step",
-                      args=(lesson.page, None, lesson.step - 1), disabled=lesson.step == 1)
+            led = classmode.following()  # the teacher moves this page: Unfollow to move on your own
+            st.button("Back", icon=":material/arrow_back:", key="tour_prev", on_click=_go,
+                      help="The teacher leads the steps: Unfollow to move on your own" if led else "Previous step",
+                      args=(lesson.page, None, lesson.step - 1), disabled=lesson.step == 1 or led)
             st.button("Next", icon=":material/arrow_forward:", key="tour_next", type="primary", on_click=_go,
-                      args=(lesson.page, None, lesson.step + 1), disabled=lesson.step == len(steps))
+                      help="The teacher leads the steps: Unfollow to move on your own" if led else None,
+                      args=(lesson.page, None, lesson.step + 1), disabled=lesson.step == len(steps) or led)
             st.markdown(f"**{lesson.step}/{len(steps)} · {step.title}**")
             with st.popover("More", icon=":material/more_horiz:", help="Link to this step, redo it, end the tour"):
                 st.caption("Link to this step")

@@ -4,6 +4,12 @@ Shared by the app's own warm-up (nnviz.ui.warm opens its links through it on 127
 (benchmarks/classroom.py, benchmarks/bench_pages.py). It sends a `BackMsg.rerun_script` with the query
 string, page name or page hash and widget states, and reads `ForwardMsg` deltas back until the script
 finishes, keeping the final screen. No Streamlit runtime is needed to use it (only its protobuf classes).
+
+A fragment with `st.fragment(run_every=...)` makes the server send `ForwardMsg.auto_rerun` (interval, fragment
+id); the browser then starts a timer that sends a `rerun_script` with that `fragment_id` (and `is_auto_rerun`)
+every interval, until a full app run starts (its `new_session` names no fragments) or `stop_auto_rerun` names
+it. The client keeps those timers in `auto_reruns` as the browser does; `fragment()` (or `send(fragment_id=...)`)
+plays one tick (benchmarks/classroom.py --follow ticks them on time, as a class's followers do).
 """
 from __future__ import annotations
 
@@ -65,6 +71,9 @@ class Client:
         self.pages: dict[str, str] = {}  # url path -> page script hash
         self.widgets: dict[str, str] = {}  # widget key -> widget id (from the elements' `id`)
         self.states: dict[str, WidgetState] = {}  # widget id -> the value this tab has set
+        # fragment id -> (interval s, time.monotonic() its timer started): the browser's run_every timers
+        self.auto_reruns: dict[str, tuple[float, float]] = {}
+        self.on_element = None  # called as on_element(delta path, element type, element) for each one received
 
     async def open(self, page: str, query: str) -> Run:
         """GET the deep link (nginx's affinity cookie, as a browser), connect, run the page."""
@@ -131,9 +140,11 @@ class Client:
         run.seconds = time.perf_counter() - t0
         return run
 
-    async def send(self, page_name: str = "", page_hash: str | None = None, triggers=()) -> None:
+    async def send(self, page_name: str = "", page_hash: str | None = None, triggers=(), fragment_id: str = "",
+                   auto: bool = False) -> None:
         """Request a script run (the query string, the page, every widget value this tab set, and `triggers`),
-        without waiting for it, as a browser does on every widget change."""
+        without waiting for it, as a browser does on every widget change. fragment_id: run only that fragment
+        (auto: as its run_every timer does, `is_auto_rerun`)."""
         msg = BackMsg()
         rs = msg.rerun_script
         rs.query_string = self.query
@@ -141,7 +152,21 @@ class Client:
             rs.page_name = page_name
         rs.page_script_hash = self.page_hash if page_hash is None else page_hash
         rs.widget_states.widgets.extend(list(self.states.values()) + list(triggers))
+        if fragment_id:
+            rs.fragment_id = fragment_id
+            rs.is_auto_rerun = auto
         await self.ws.send(msg.SerializeToString())
+
+    async def fragment(self, fragment_id: str | None = None, auto: bool = True) -> Run:
+        """One tick of a fragment's run_every timer (default: the first timer the server started): request the
+        fragment's run and read until it finishes (status FINISHED_FRAGMENT_RUN_SUCCESSFULLY), or until the full
+        app run it asked for with st.rerun(scope="app") finishes (status 0)."""
+        fid = fragment_id if fragment_id is not None else next(iter(self.auto_reruns))
+        t0 = time.perf_counter()
+        await self.send(fragment_id=fid, auto=auto)
+        run = await self.finish()
+        run.seconds = time.perf_counter() - t0
+        return run
 
     async def finish(self, until=None) -> Run:
         """Read until a script run finishes (not one stopped early for a rerun), or until `until(run)` holds
@@ -165,6 +190,15 @@ class Client:
                 self.pages = {p.url_pathname: p.page_script_hash for p in fm.navigation.app_pages}
             elif kind == "new_session":
                 self.page_hash = fm.new_session.page_script_hash or self.page_hash
+                if not fm.metadata.run.fragment_ids:  # a full app run: the browser stops every run_every timer
+                    self.auto_reruns.clear()
+            elif kind == "auto_rerun":  # a run_every fragment: the browser starts its timer (once per interval)
+                fid, interval = fm.auto_rerun.fragment_id, fm.auto_rerun.interval
+                if fid and self.auto_reruns.get(fid, (None,))[0] != interval:
+                    self.auto_reruns[fid] = (interval, time.monotonic())
+            elif kind == "stop_auto_rerun":
+                for fid in fm.stop_auto_rerun.fragment_ids:
+                    self.auto_reruns.pop(fid, None)
             elif kind == "script_finished" and fm.script_finished != FINISHED_EARLY_FOR_RERUN:
                 run.status, run.seconds = fm.script_finished, time.perf_counter() - t0
                 return run
@@ -185,6 +219,8 @@ class Client:
             run.charts += 1
         elif kind == "exception":
             run.exceptions.append(f"{el.type}: {el.message}"[:200])
+        if self.on_element is not None:
+            self.on_element(path, kind, el)
 
     async def close(self) -> None:
         if self.ws is not None:
