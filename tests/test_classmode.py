@@ -15,6 +15,7 @@ from nnviz import lessons as Ls
 from nnviz.classstore import ClassState
 from nnviz.figures.classmode import class_guesses
 from nnviz.text import inert
+from test_classstore import redis_url  # noqa: F401 (a fixture: one redis-server for the module)
 
 SIGMOID = Ls.QUESTIONS["act-sigmoid-max-slope"]  # number, answer 0.25, 10 %
 DEPTH30 = Ls.QUESTIONS["van-sigmoid-depth-30"]  # log10, 2 decades
@@ -113,11 +114,19 @@ def test_the_projector_shows_nothing_of_the_answer_before_reveal():
 
 # --- the pages, with a real store ------------------------------------------------------------------------------
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request, tmp_path, monkeypatch):
+    """The app's class store (NNVIZ_CLASS_STORE) for one test: a SQLite file, or a real redis-server (flushed)."""
     from nnviz.ui import classmode as UI
 
-    monkeypatch.setenv("NNVIZ_CLASS_STORE", f"sqlite:{tmp_path / 'classes.sqlite3'}")
+    if request.param == "redis":
+        import redis
+
+        url = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(url).flushdb()
+        monkeypatch.setenv("NNVIZ_CLASS_STORE", url)
+    else:
+        monkeypatch.setenv("NNVIZ_CLASS_STORE", f"sqlite:{tmp_path / 'classes.sqlite3'}")
     monkeypatch.setattr(UI, "_store", None)
     monkeypatch.setattr(UI, "_throttle", type(UI._throttle)())
     yield UI.store()
