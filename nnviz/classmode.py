@@ -17,6 +17,7 @@ from nnviz import lessons as Ls
 from nnviz.classstore import ClassState
 
 MAX_BINS = 12  # bars on the projector's histogram of a number question
+MAX_ABS = 1e100  # a number guess beyond this is counted "off the scale", not binned (its range would overflow)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Distribution:
     counts: tuple[int, ...]
     edges: tuple[float, ...] = ()  # number and log10: len(counts) + 1 bin edges, on the axis's scale (log10 for log10)
     total: int = 0  # guesses shown (a guess the question cannot read is left out)
+    off_scale: int = 0  # number guesses beyond ±MAX_ABS: counted, not drawn
 
 
 def _fmt(x: float) -> str:
@@ -73,7 +75,7 @@ def axis_value(q: Ls.Question, value: float) -> float:
     return math.log10(value) if q.kind == "log10" else float(value)
 
 
-def _readable(q: Ls.Question, guesses: Sequence[Any]) -> list[Any]:
+def readable(q: Ls.Question, guesses: Sequence[Any]) -> list[Any]:
     """The guesses the question's own rules read (a stored value of the wrong type is left out)."""
     out = []
     for g in guesses:
@@ -89,11 +91,15 @@ def distribution(q: Ls.Question, guesses: Sequence[Any]) -> Distribution:
     """The guesses as the projector draws them, without the answer: a bar per choice (in the question's order);
     for a log10 question one bin per order of magnitude, centred on the powers of ten; for a number question up
     to MAX_BINS equal bins over the guesses' range."""
-    values = _readable(q, guesses)
+    values = readable(q, guesses)
     if q.kind == "choice":
         return Distribution(q.kind, tuple(q.choices), tuple(values.count(c) for c in q.choices), total=len(values))
+    off = 0
+    if q.kind == "number":
+        off = sum(abs(v) > MAX_ABS for v in values)
+        values = [v for v in values if abs(v) <= MAX_ABS]
     if not values:
-        return Distribution(q.kind, (), (), (), 0)
+        return Distribution(q.kind, (), (), (), 0, off)
     x = np.array([axis_value(q, v) for v in values], dtype=np.float64)
     if q.kind == "log10":
         lo, hi = math.floor(x.min() + 0.5), math.floor(x.max() + 0.5)  # the nearest powers of ten
@@ -104,13 +110,11 @@ def distribution(q: Ls.Question, guesses: Sequence[Any]) -> Distribution:
         if lo == hi:
             half = max(abs(lo) * 0.05, 1e-9)
             edges = np.array([lo - half, hi + half])
-        else:
-            edges = np.histogram_bin_edges(x, bins="auto")
-            if len(edges) - 1 > MAX_BINS:
-                edges = np.linspace(lo, hi, MAX_BINS + 1)
+        else:  # Sturges' count of equal bins, at most MAX_BINS (numpy's "auto" can ask for billions with an outlier)
+            edges = np.linspace(lo, hi, min(MAX_BINS, math.ceil(math.log2(len(x))) + 1) + 1)
         labels = tuple(f"{_fmt(a)} to {_fmt(b)}" for a, b in zip(edges[:-1], edges[1:]))
     counts, _ = np.histogram(x, bins=edges)
-    return Distribution(q.kind, labels, tuple(int(c) for c in counts), tuple(float(e) for e in edges), len(values))
+    return Distribution(q.kind, labels, tuple(int(c) for c in counts), tuple(float(e) for e in edges), len(values), off)
 
 
 @dataclass(frozen=True)
@@ -134,5 +138,5 @@ def tally(q: Ls.Question, guesses: Sequence[Any], settings: Ls.Settings) -> Tall
     """How many of the class's guesses are close, each judged by the question's own rule (Question.judge) against
     the answer at `settings` (the teacher's). Raises ValueError where the question has no answer there."""
     answer = q.answer(settings)
-    values = _readable(q, guesses)
+    values = readable(q, guesses)
     return Tally(len(values), sum(q.judge(g, settings).close for g in values), answer)

@@ -128,6 +128,10 @@ def test_a_class_follows_the_teacher_pools_a_guess_and_sees_the_reveal(browser, 
     panel.locator("input").fill("0.2")
     panel.locator("[data-testid='stFormSubmitButton'] button").click()
     student.wait_for_selector("text=is in the class's count", timeout=15_000)
+    # a reload is the same student (the anonymous id lives in a cookie of this browser): still one guess
+    student.reload()
+    wait_idle(student, timeout=60_000)
+    student.wait_for_selector("text=is in the class's count", timeout=15_000)
     # the projector's count goes to 1 and its histogram has one bar of height 1 at the guess
     teacher.wait_for_function("""() => { const el = document.querySelector('.st-key-question_panel .js-plotly-plot');
         return el && el.layout.title.text.includes('1 answered'); }""", timeout=10_000)
@@ -142,9 +146,18 @@ def test_a_class_follows_the_teacher_pools_a_guess_and_sees_the_reveal(browser, 
         return el && el.layout.title.text.includes('0 of 1 within 10%'); }""", timeout=15_000)
     student.wait_for_selector("text=is 20% below the answer, 0.25", timeout=15_000)
 
-    # Unfollow: the teacher's next step no longer moves the student's page
+    # a reload of the projector keeps the teacher (the secret is in a cookie of the teacher's browser only)
+    teacher.reload()
+    teacher.wait_for_selector(".st-key-class_end", timeout=60_000)
+    wait_idle(teacher)
+    assert teacher.locator(".st-key-class_unfollow").count() == 0
+
+    # Unfollow: the tour's own Next works again, and the teacher's next step no longer moves the student's page
+    assert student.locator(".st-key-tour_next button").first.is_disabled()
     _click(student, "class_unfollow")
     student.wait_for_selector(".st-key-class_follow", timeout=15_000)
+    wait_idle(student)
+    assert not student.locator(".st-key-tour_next button").first.is_disabled()
     _click(teacher, "tour_next")
     wait_idle(teacher)
     student.wait_for_timeout(3000)  # three polls
@@ -166,6 +179,7 @@ def test_a_class_follows_the_teacher_pools_a_guess_and_sees_the_reveal(browser, 
     store = open_store(f"sqlite:{store_path}")
     try:
         assert store.get_class(code) is None and store.count_guesses(code, q.id) == 0
+        assert not [c for c in teacher_ctx.cookies() if c["name"] == "nnviz_teacher" and c["value"]]
     finally:
         store.close()
     for page, errors in ((teacher, t_errors), (student, s_errors), (copier, c_errors)):

@@ -243,3 +243,90 @@ def test_ending_the_class_deletes_it_and_tells_the_followers(app, store):
     assert store.get_class(code) is None and store.count_guesses(code, "act-sigmoid-max-slope") == 0
     _ok(student.run())
     assert any("has ended" in w.value for w in student.warning) and "class" not in student.query_params
+
+
+QID = "act-sigmoid-max-slope"
+COMMIT = f"FormSubmitter:form_{QID}-Commit my guess"
+
+
+def _guess(at, text):
+    at.text_input(key=f"guess_{QID}").input(text)
+    return _ok(at.button(key=COMMIT).click().run())
+
+
+def _verdicts(at) -> list[str]:
+    return [s.value for s in at.success] + [i.value for i in at.info]
+
+
+def test_a_student_who_unfollows_still_waits_for_the_reveal(app, store):
+    """Unfollowing (or re-following) must not show the verdict of a class guess before the teacher reveals it:
+    the student could then change their class guess to the answer."""
+    teacher = _teacher(app)
+    student = _ok(app(None, **{"class": _code(teacher)}))
+    _guess(student, "0.5")
+    _ok(student.button(key="class_unfollow").click().run())
+    assert not student.get("plotly_chart") and not any("0.25" in v for v in _verdicts(student)), _verdicts(student)
+    assert any("is in the class's count" in v for v in _verdicts(student))
+    _ok(student.button(key="class_follow").click().run())
+    _ok(student.button(key="class_change").click().run())
+    _guess(student, "0.3")  # a changed guess, made without having seen the answer
+    _ok(teacher.button(key="class_reveal").click().run())
+    title = json.loads(teacher.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
+    assert title.startswith("0 of 1 within 10%"), title  # 0.3 is 20 % above 0.25
+
+
+def test_extreme_guesses_are_counted_and_the_projector_still_draws(app, store):
+    teacher = _teacher(app)
+    code = _code(teacher)
+    for g in ("1e308", "-1e308", "1e99", "0.25"):
+        _guess(_ok(app(None, **{"class": code})), g)
+    assert store.count_guesses(code, QID) == 4
+    _ok(teacher.run())
+    live = json.loads(teacher.get("plotly_chart")[0].proto.spec)
+    assert live["layout"]["title"]["text"].startswith("4 answered") and "2 off the scale" in live["layout"]["title"]["text"]
+    assert sum(live["data"][0]["y"]) == 2  # 1e99 and 0.25 drawn
+    _ok(teacher.button(key="class_reveal").click().run())
+    assert json.loads(teacher.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"].startswith("1 of 4")
+
+
+def test_the_teachers_setting_change_does_not_mark_an_unshown_question_as_seen(app, store):
+    teacher = _teacher(app)
+    student = _ok(app(None, **{"class": _code(teacher)}))
+    teacher.session_state["xmin"] = -5.0  # the teacher moves a control: a new version for the followers
+    _ok(teacher.run())
+    _ok(student.run())
+    _guess(student, "0.25")
+    _ok(teacher.button(key="class_reveal").click().run())
+    _ok(student.run())
+    assert any("close" in v for v in _verdicts(student))
+    assert not any("before you committed this guess" in c.value for c in student.caption)
+
+
+def test_back_at_a_revealed_step_it_stays_revealed(app, store):
+    teacher = _teacher(app)
+    code = _code(teacher)
+    student = _ok(app(None, **{"class": code}))
+    _guess(student, "0.5")
+    _ok(teacher.button(key="class_reveal").click().run())
+    _ok(teacher.button(key="tour_next").click().run())
+    assert store.get_class(code).question != QID
+    _ok(teacher.button(key="tour_prev").click().run())
+    state = store.get_class(code)
+    assert state.question == QID and state.revealed
+    _ok(student.run())
+    assert not student.text_input and any("100% above" in v for v in _verdicts(student))  # no second vote
+
+
+def test_a_stored_guess_is_checked_before_it_is_shown(app, store):
+    if not hasattr(store, "path"):
+        pytest.skip("tampering is done through the SQLite file")
+    import sqlite3
+
+    teacher = _teacher(app)
+    student = _ok(app(None, **{"class": _code(teacher)}))
+    _guess(student, "0.5")
+    with sqlite3.connect(store.path) as db:  # another process wrote a text where a number belongs
+        db.execute("UPDATE guesses SET value = ?", ('"[click me](http://evil.example)"',))
+    _ok(student.run())
+    assert not any("evil.example" in v for v in _verdicts(student) + [m.value for m in student.markdown])
+    assert student.text_input(key=f"guess_{QID}")  # no readable guess: the form again

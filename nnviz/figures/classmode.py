@@ -57,7 +57,9 @@ def class_guesses(q: Question, dist: Distribution, tally: Tally | None = None) -
     top = max(dist.counts, default=0)
     fig.update_yaxes(title_text="students", rangemode="tozero", range=[0, max(1, top) * 1.25], dtick=max(1, top // 5 or 1))
     title = (tally.sentence(q) if tally is not None
-             else f"{dist.total} answered · the answer is hidden until Reveal")
+             else f"{dist.total + dist.off_scale} answered · the answer is hidden until Reveal")
+    if dist.off_scale:
+        title += f" ({dist.off_scale} off the scale, beyond ±1e100)"
     _base(fig, HEIGHT)
     fig.update_layout(title=dict(text=title, x=0, xanchor="left"), showlegend=False, hovermode="closest",
                       bargap=0.08, margin=dict(t=60))

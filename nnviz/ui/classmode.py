@@ -12,10 +12,11 @@ lives in the class store (nnviz.classstore), one per process, which every proces
 """
 from __future__ import annotations
 
+import re
 import secrets
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -40,6 +41,9 @@ _CHANGING = "_nnviz_class_changing"  # session state: the question whose committ
 _ERROR = "_nnviz_class_error"  # session state: why "Start a class" failed, for the next run's notice
 _TYPED = "_nnviz_class_typed"  # session state: a code typed on the home page, for enter() to look up
 _SID = "_nnviz_class_sid"  # session state: the anonymous id the class knows this session by
+_COOKIES = "_nnviz_class_cookies"  # session state: cookies the next run's sidebar script sets {name: value or None}
+TEACHER_COOKIE, SID_COOKIE = "nnviz_teacher", "nnviz_sid"  # this browser's own: a reload keeps its role and its id
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_.-]{16,200}")
 POLL_S = 1.0  # s between a follower's looks at the class's version (and the projector's count)
 BAR_PX = 50  # px a projector's headline figure gives up to the class bar (the join card pushes it down whole)
 
@@ -71,6 +75,7 @@ class Member:
     following: bool = True  # a student's page follows the teacher's
     applied: int = -1  # the class version this follower's page took last
     published: tuple | None = None  # the teacher's last published (page, step, question, settings)
+    revealed: set = field(default_factory=set)  # the questions this teacher revealed: back at one, it stays revealed
     show_join: bool = False  # the teacher's join card is open on the projector
     join_until_question: bool = False  # ...until the first question (a class just started); False: until Hide
 
@@ -91,8 +96,44 @@ def following() -> bool:
 
 
 def session_id() -> str:
-    """The anonymous id the class knows this session by (random, this session only)."""
-    return st.session_state.setdefault(_SID, secrets.token_urlsafe(12))
+    """The anonymous id the class knows this browser by: random, kept in a cookie of its own so that a reload is
+    the same student (one guess per question, not two)."""
+    sid = st.session_state.get(_SID)
+    if sid is None:
+        cookie = _cookie(SID_COOKIE)
+        sid = cookie if cookie is not None and len(cookie) <= 64 and "." not in cookie else secrets.token_urlsafe(12)
+        st.session_state[_SID] = sid
+        if sid != cookie:
+            _set_cookie(SID_COOKIE, sid)
+    return sid
+
+
+def _cookie(name: str) -> str | None:
+    """A cookie of ours this browser sent with its page (checked: our own characters only), or None."""
+    try:
+        value = st.context.cookies.get(name)
+    except Exception:  # no browser request (a bare run)
+        return None
+    return value if isinstance(value, str) and _COOKIE_VALUE.fullmatch(value) else None
+
+
+def _set_cookie(name: str, value: str | None) -> None:
+    """Set (None: delete) one of our cookies in this browser, by the next run's sidebar script."""
+    st.session_state.setdefault(_COOKIES, {})[name] = value
+
+
+def _cookie_script() -> None:
+    """The pending cookies, as one fixed script (names and values are ours: [A-Za-z0-9_.-] only)."""
+    pending = st.session_state.pop(_COOKIES, None)
+    if not pending:
+        return
+    lines = []
+    for name, value in pending.items():
+        assert re.fullmatch(r"[a-z_]+", name) and (value is None or _COOKIE_VALUE.fullmatch(value))
+        age = 0 if value is None else 43200  # the class's own lifetime: 12 h
+        lines.append(f"document.cookie = '{name}={value or ''}; path=/; max-age={age}; samesite=strict' + "
+                     "(location.protocol === 'https:' ? '; secure' : '');")
+    st.html("<script>" + "".join(lines) + "</script>", unsafe_allow_javascript=True)
 
 
 def _unavailable(e: BaseException) -> None:
@@ -106,6 +147,13 @@ def _leave(message: str | None = None) -> None:
         del st.query_params[CLASS]
     if message:
         notice(message)
+
+
+def _is_teacher(code: str, secret: str) -> bool:
+    try:
+        return store().is_teacher(code, secret)
+    except STORE_ERRORS:
+        return False
 
 
 def _join(code_text: Any, *, teacher_secret: str | None = None) -> bool:
@@ -130,6 +178,8 @@ def _join(code_text: Any, *, teacher_secret: str | None = None) -> bool:
                if teacher_secret is None else "This teacher link is not valid: its class has ended or the link is wrong.")
         return False
     _throttle.succeeded(sid)
+    if teacher:
+        _set_cookie(TEACHER_COOKIE, f"{code}.{teacher_secret}")
     old = member()
     if old is None or old.code != code or teacher:
         st.session_state[MEMBER] = Member(code, secret=teacher_secret if teacher else (old.secret if old and old.code == code else None))
@@ -150,6 +200,7 @@ def _start() -> None:
         return
     st.session_state[MEMBER] = Member(new.code, new.secret, show_join=True, join_until_question=True)
     st.query_params[CLASS] = new.code
+    _set_cookie(TEACHER_COOKIE, f"{new.code}.{new.secret}")  # a reload of the projector stays the teacher
 
 
 def _end() -> None:
@@ -164,6 +215,7 @@ def _end() -> None:
     st.session_state.pop(MEMBER, None)
     if CLASS in st.query_params:
         del st.query_params[CLASS]
+    _set_cookie(TEACHER_COOKIE, None)
 
 
 def _quit() -> None:
@@ -190,7 +242,8 @@ def _reveal() -> None:
     if m is None or not m.teacher:
         return
     try:
-        store().set_state(m.code, m.secret, revealed=True)
+        state = store().set_state(m.code, m.secret, revealed=True)
+        m.revealed.add(state.question)
     except (ClassNotFound, PermissionError, *STORE_ERRORS):
         pass  # the next run says what happened (the class is gone, or the store cannot be reached)
 
@@ -211,6 +264,10 @@ def enter(page: str) -> None:
             del st.query_params[TEACH]  # the secret leaves the address bar at once
         m = member()
         code = normalize_code(raw[0]) if len(raw) == 1 else None
+        if m is None and code and not secret:  # this browser's teacher, reloaded: its cookie holds the secret
+            kept = (_cookie(TEACHER_COOKIE) or "").split(".", 1)
+            if len(kept) == 2 and kept[0] == code and _is_teacher(code, kept[1]):
+                st.session_state[MEMBER] = m = Member(code, kept[1])
         if m is None or m.code != code or (secret and not m.teacher):
             if not _join(raw[0] if len(raw) == 1 else "", teacher_secret=secret[0] if len(secret) == 1 else None):
                 if CLASS in st.query_params and (m is None or m.code != code):
@@ -269,10 +326,10 @@ def publish(page: str, step: int | None, question: str | None, settings: dict[st
     try:
         try:
             state = store().set_state(m.code, m.secret, page=page, step=step or 0, question=question or "",
-                                      settings=settings)
+                                      settings=settings, revealed=question in m.revealed)
         except ValueError:  # settings too large to share: the followers get the step's own
             state = store().set_state(m.code, m.secret, page=page, step=step or 0, question=question or "",
-                                      settings={})
+                                      settings={}, revealed=question in m.revealed)
     except (ClassNotFound, PermissionError):
         _leave(f"Class {format_code(m.code)} is gone (ended, or 12 hours without activity).")
         return
@@ -306,6 +363,7 @@ def join_link(code: str) -> str:
 
 def sidebar() -> None:
     """The sidebar's class section: start a class; the teacher's private link and End; a student's Leave."""
+    _cookie_script()
     m = member()
     st.markdown("**Class mode**")
     if m is None:
@@ -315,7 +373,8 @@ def sidebar() -> None:
     elif m.teacher:
         st.caption(f"You teach class **{format_code(m.code)}**.")
         with st.popover("Teacher link (private)", icon=":material/key:"):
-            st.caption("Opens this class as its teacher in another browser. Never show it on the projector.")
+            st.caption("Opens this class as its teacher in another browser. Never show it on the projector, and "
+                       "open it only on your own device (a browser keeps it in its history).")
             st.code(f"{_root_url()}?{urlencode({CLASS: m.code, TEACH: m.secret})}", language=None, wrap_lines=True)
         st.button("End the class", icon=":material/stop_circle:", key="class_end_side", on_click=_end,
                   help="Deletes the class and every guess in it.")
@@ -337,7 +396,7 @@ def join_card(big: bool = False) -> None:
     with st.container(border=True, key="class_join", horizontal=True, vertical_alignment="center"):
         st.image(_qr_svg(link), width=260 if big else 170, alt=f"QR code of the join link {link}")
         with st.container():
-            st.markdown(f"Join the class at **{link}**")
+            st.markdown(f"Join the class at {inert(link, 200)}")  # the address comes from the browser
             st.markdown(f"or type the code on the home page: <span style='font-size:1.9em;font-weight:700;"
                         f"letter-spacing:0.06em;white-space:nowrap'>{format_code(m.code)}</span>", unsafe_allow_html=True)
             if not big:
@@ -390,12 +449,16 @@ def _follow_bar() -> None:
     with st.container(horizontal=True, key="class_bar", vertical_alignment="center"):
         st.markdown(f"**Class {format_code(m.code)}** · "
                     + ("following the teacher" if m.following else "exploring on your own"))
+        # a button in a fragment reruns only the fragment: the page (the tour's Back and Next) must redraw too
         if m.following:
-            st.button("Unfollow", icon=":material/explore:", key="class_unfollow", on_click=_set_following,
-                      args=(False,), help="Explore on your own: the teacher's steps no longer move this page.")
-        else:
-            st.button("Follow the teacher", icon=":material/group:", key="class_follow", type="primary",
-                      on_click=_set_following, args=(True,), help="Back to the teacher's page and step.")
+            if st.button("Unfollow", icon=":material/explore:", key="class_unfollow",
+                         help="Explore on your own: the teacher's steps no longer move this page."):
+                _set_following(False)
+                st.rerun(scope="app")
+        elif st.button("Follow the teacher", icon=":material/group:", key="class_follow", type="primary",
+                       help="Back to the teacher's page and step."):
+            _set_following(True)
+            st.rerun(scope="app")
 
 
 def join_form() -> None:
@@ -429,41 +492,43 @@ class Asked:
 
 
 def asked(page: str, qid: str) -> Asked | None:
-    """This question as the class's (None: not in a class, not following, or not the class's question now)."""
+    """This question as the class's (None: not in a class, or not the class's question now). A student who
+    unfollowed is still in the class: its open question stays the class's until the teacher reveals it (a verdict
+    before the reveal would show the answer, and the class guess could then be changed to it)."""
     m, state = member(), getattr(_now, "state", None)
     if m is None or state is None or state.page != page or state.question != qid:
         return None
     if m.teacher:
         return Asked(True, state.revealed, None)
-    if not m.following:
-        return None
     if st.session_state.get(_CHANGING) == qid and not state.revealed:
         return Asked(False, False, None)
     try:
         guess = store().guess_of(m.code, session_id(), qid)
     except STORE_ERRORS:
         guess = None
-    return Asked(False, state.revealed, guess)
+    readable = C.readable(Ls.QUESTIONS[qid], [guess]) if guess is not None else []  # the store is data: check it
+    return Asked(False, state.revealed, readable[0] if readable else None)
 
 
-def commit(question: Ls.Question, value: float | str) -> str | None:
-    """A student's committed guess, to the class when it is the class's question; the reason if it was refused."""
+def commit(question: Ls.Question, value: float | str) -> tuple[bool, str | None]:
+    """A student's committed guess: to the class when it is the class's question now. (taken by the class, the
+    reason it was refused)."""
     m = member()
-    if m is None or m.teacher or not m.following:
-        return None
+    if m is None or m.teacher:
+        return False, None
     try:
         state = store().get_class(m.code)
         if state is None or state.question != question.id:
-            return None  # not the class's question: a guess for this session only
+            return False, None  # not the class's question: a guess for this session only
         store().record_guess(m.code, session_id(), question.id, value)
     except GuessRefused:
-        return "the teacher has revealed the answer, or moved on"
+        return False, "the teacher has revealed the answer, or moved on"
     except ClassNotFound:
-        return None
+        return False, None
     except STORE_ERRORS as e:
-        return f"the class store cannot be reached ({type(e).__name__})"
+        return False, f"the class store cannot be reached ({type(e).__name__})"
     st.session_state.pop(_CHANGING, None)
-    return None
+    return True, None
 
 
 def _change(qid: str) -> None:
@@ -472,7 +537,7 @@ def _change(qid: str) -> None:
 
 def waiting(box: Any, q: Ls.Question, guess: float | str) -> None:
     """A student's committed class guess, before the reveal."""
-    shown = guess if isinstance(guess, str) else f"{guess:.6g}"
+    shown = inert(guess) if isinstance(guess, str) else f"{guess:.6g}"
     box.success(f"Your guess, {shown}{' ' + q.unit if q.unit and not isinstance(guess, str) else ''}, is in the "
                 "class's count. The answer appears here when the teacher reveals it.", icon=":material/lock:")
     box.button("Change my guess", icon=":material/edit:", key="class_change", on_click=_change, args=(q.id,),

@@ -99,8 +99,12 @@ def _settings(page: str, question: str | None, step: int | None) -> Ls.Settings:
 
 def _go(page: str, question: str | None, step: int | None, settings: Ls.Settings | None = None) -> None:
     """A button's callback: open the question or the tour step (neither: reset to the defaults) at its own
-    settings, or at `settings` (a class's teacher's)."""
-    _leave_question()
+    settings, or at `settings` (a class's teacher's: the open question's figure was never sent, so it is not
+    marked as seen)."""
+    if settings is None:
+        _leave_question()
+    else:
+        st.session_state.pop(_PENDING, None)
     _apply(page, _settings(page, question, step) if settings is None else settings, full=True)
     for key, value in ((Q, question if step is None else None), (TOUR, step)):
         if value is None:
@@ -300,10 +304,11 @@ def _commit(question: Ls.Question) -> None:
         if raw is None or str(raw).strip() == "":
             raise ValueError("pick one of the choices" if question.kind == "choice" else "type your guess first")
         guess = question.read_guess(raw)
-        refused = classmode.commit(question, guess)  # a class's question: to the class's count
+        taken, refused = classmode.commit(question, guess)  # the class's question: to the class's count only
         if refused:
             raise ValueError(refused)
-        _guesses()[question.id] = guess
+        if not taken:  # a class's guess stays out of this session's own: its verdict waits for the reveal
+            _guesses()[question.id] = guess
         errors.pop(question.id, None)
     except ValueError as e:
         errors[question.id] = str(e)
@@ -319,7 +324,7 @@ def _ask(lesson: Lesson) -> bool:
     """The question: a guess form until one is committed (False: keep the page hidden), then the
     verdict computed at the settings on screen (True)."""
     q = Ls.QUESTIONS[lesson.question]
-    cls = classmode.asked(lesson.page, q.id)  # the class's question now (a class's teacher or follower)
+    cls = classmode.asked(lesson.page, q.id)  # the class's question now (its teacher or a student in the class)
     guess = cls.guess if cls is not None else _guesses().get(q.id)
     box = st.container(border=True, key="question_panel")
     if cls is not None and cls.teacher:  # the projector: the class's answers, then Reveal
