@@ -23,13 +23,21 @@ Only 127.0.0.1 is contacted; the run is bounded by --students and --timeout and 
 --processes 1 starts `streamlit run app.py` (tests/browser.py's Server); --processes 2 starts
 scripts/serve.sh 2 (two app processes behind Debian's nginx, sticky by a cookie, see deploy/README.md):
 every student first GETs the page to receive nginx's affinity cookie, as a browser does.
+
+--follow [30,60] plays class mode (issue 20) instead, on 2 processes unless --processes 1: the teacher's clicks are
+written to the class store as the teacher's page publishes them; each student joins with /?class=CODE and keeps its
+tab open, ticking the page's st.fragment(run_every=1) as the browser's timer does (nnviz.ui.protocol's auto_reruns);
+then a teacher tab shows the question's live count, the students commit guesses, and the teacher reveals. Printed:
+step change -> every follower's page shows the step, guess -> the projector's count, idle follower CPU, peak RSS.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import re
 import resource
 import signal
 import statistics
@@ -179,7 +187,7 @@ def cpu_s(pid: int) -> float:
 class Nginx:
     """scripts/serve.sh N: N app processes behind nginx on loopback ports; stop() ends them all."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, env: dict[str, str] | None = None) -> None:
         self.dir = tempfile.mkdtemp(prefix="nnviz-classroom.")
         port, app_port = free_port(), free_port()
         while any(free_port_taken(app_port + i) for i in range(n)):
@@ -189,7 +197,7 @@ class Nginx:
         self.proc = subprocess.Popen(
             ["bash", "scripts/serve.sh", str(n), "--port", str(port), "--app-port", str(app_port),
              "--run-dir", self.dir], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHON": sys.executable}, start_new_session=True)
+            env={**os.environ, **(env or {}), "PYTHON": sys.executable}, start_new_session=True)
         deadline = time.time() + 180
         while "nnviz: open" not in (Path(self.dir) / "serve.log").read_text():
             if self.proc.poll() is not None or time.time() > deadline:
@@ -638,10 +646,411 @@ async def burst_one(base: str, page: str, deadline: float) -> tuple[list[float],
         await c.close()
 
 
+# --- --follow: class mode (issue 20): students follow the teacher's steps, commit guesses, the projector counts ---
+
+STEP_RE = re.compile(r"\*\*(\d+)/(\d+) · ")  # the tour panel's "**n/6 · title**"
+ANSWERED_RE = re.compile(r"(\d+) answered")  # the projector's live figure title: "N answered · the answer is hidden"
+FOLLOW_PAGE = "activations"
+FOLLOW_STEPS = (2, 3, 4, 5, 6, 3)  # the teacher's clicks after step 1; the last one's number question is guessed
+GUESSES = ("4", "3", "4.5", "2", "5", "1e1")  # act-tanh-vs-sigmoid-slope (tanh's top slope over sigmoid's)
+
+
+class LiveTab(Client):
+    """A tab that stays open: it reads every message as it comes (listen) and ticks the page's run_every fragments
+    on time (tick), as the browser's timers do (Client.auto_reruns); `events` records when the screen showed what
+    the benchmark waits for: ("step", n) the tour panel at step n, ("answered", n) the projector's count,
+    ("counted", None) a student's "is in the class's count", ("chart", None) any other chart (a reveal's)."""
+
+    def __init__(self, base: str, deadline: float) -> None:
+        super().__init__(base, deadline)
+        self.events: list[tuple[float, str, int | None]] = []
+        self.on_element = self._seen
+        self.last_full: Run | None = None  # the last full app run (its screen holds the guess form)
+        self.ticks = 0  # fragment reruns sent by the timers
+        self.bytes = 0
+        self.runs: dict[int | None, int] = {}  # script_finished status -> runs (0: full app run, 3: fragment run)
+        self.errors: list[str] = []
+        self.tasks: list[asyncio.Task] = []
+        self.stopping = False
+
+    def _seen(self, path: tuple, kind: str, el) -> None:
+        if path[0] != 0:  # the main area only
+            return
+        t = time.perf_counter()
+        if kind == "markdown":
+            m = STEP_RE.match(el.body)
+            if m:
+                self.events.append((t, "step", int(m.group(1))))
+        elif kind == "plotly_chart":
+            try:
+                title = json.loads(el.spec)["layout"]["title"]["text"]
+            except (ValueError, KeyError, TypeError):
+                title = ""
+            m = ANSWERED_RE.match(title or "")
+            self.events.append((t, "answered", int(m.group(1))) if m else (t, "chart", None))
+        elif kind == "alert" and "in the class's count" in el.body:
+            self.events.append((t, "counted", None))
+
+    def first(self, kind: str, after: float, value: int | None = None, at_least: bool = False) -> float | None:
+        """When the screen first showed `kind` (with `value`, or at least `value`) at or after `after`."""
+        for t, k, v in self.events:
+            if t >= after and k == kind and (value is None or v == value or (at_least and v is not None and v >= value)):
+                return t
+        return None
+
+    def start(self) -> None:
+        self.tasks = [asyncio.create_task(self.listen()), asyncio.create_task(self.tick())]
+
+    async def listen(self) -> None:
+        try:
+            while not self.stopping:
+                run = await self.finish()
+                self.bytes += run.bytes
+                self.runs[run.status] = self.runs.get(run.status, 0) + 1
+                if run.status == 0:
+                    self.last_full = run
+                elif run.status != 3:
+                    self.errors.append(f"a run finished with status {run.status}")
+                self.errors.extend(run.exceptions)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001  (a dropped connection, the deadline)
+            if not self.stopping:
+                self.errors.append(f"{type(e).__name__}: {e}"[:200])
+
+    async def tick(self) -> None:
+        """The browser's setInterval per fragment: a rerun request every interval from when its timer started,
+        whether or not a run is going on (a full app run stops the timers; its auto_rerun messages restart them)."""
+        due: dict[tuple[str, float], float] = {}
+        while True:
+            now, wait = time.monotonic(), 0.2
+            for fid, (interval, since) in list(self.auto_reruns.items()):
+                if interval <= 0:
+                    continue
+                d = due.get((fid, since), since + interval)
+                if now >= d:
+                    await self.send(fragment_id=fid, auto=True)
+                    self.ticks += 1
+                    while d <= now:
+                        d += interval
+                due[(fid, since)] = d
+                wait = min(wait, d - now)
+            if len(due) > 4:
+                due = {k: v for k, v in due.items() if self.auto_reruns.get(k[0], (0, None))[1] == k[1]}
+            await asyncio.sleep(max(0.005, wait))
+
+    async def guess(self, qid: str, value: str) -> float:
+        """Commit a guess in the question's form (its text input, then its submit button); when it was sent."""
+        screen = self.last_full.screen if self.last_full is not None else {}
+        buttons = [el for _, (k, el) in sorted(screen.items()) if k == "button" and el.is_form_submitter]
+        button = next((b for b in buttons if b.form_id == f"form_{qid}"), buttons[0] if buttons else None)
+        if button is None:
+            raise RuntimeError("no guess form on the page")
+        self.set(f"guess_{qid}", ("string_value", value))
+        t = time.perf_counter()
+        await self.send(triggers=[WidgetState(id=button.id, trigger_value=True)])
+        return t
+
+    async def stop(self) -> None:
+        """Close the tab. Closing the socket ends a recv() too: Python 3.11's wait_for can lose a cancellation
+        that arrives as its awaitable completes, and the reader would then wait on until the deadline."""
+        self.stopping = True
+        for task in self.tasks:
+            task.cancel()
+        try:
+            await asyncio.wait_for(self.close(), 5)
+        except Exception:  # noqa: BLE001
+            pass
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=5)
+
+
+def publish_step(store, new, step: int, **extra):
+    """The teacher's click as the teacher's page publishes it: the tour step, its question, its canonical settings."""
+    from nnviz import lessons as Ls
+    s = Ls.TOURS[FOLLOW_PAGE][step - 1]
+    settings = Ls.to_settings(FOLLOW_PAGE, Ls.page_params(FOLLOW_PAGE, Ls.step_settings(FOLLOW_PAGE, s)))
+    return store.set_state(new.code, new.secret, page=FOLLOW_PAGE, step=step, question=s.question or "",
+                           settings=settings, **extra)
+
+
+async def wait_all(tabs: list[LiveTab], when, timeout: float) -> list[float | None]:
+    """Until when(tab) is a time for every tab (or `timeout` s pass): those times (None: not within the timeout)."""
+    end = time.monotonic() + timeout
+    while True:
+        times = [when(tab) for tab in tabs]
+        if all(t is not None for t in times) or time.monotonic() > end:
+            return times
+        await asyncio.sleep(0.05)
+
+
+def catch_up(sent: list[float], seen: list[tuple[float, int]]) -> list[float | None]:
+    """For the k-th guess sent (in time order): from its sending until a count of at least k was first seen."""
+    out = []
+    for k, t in enumerate(sorted(sent), 1):
+        out.append(next((s - t for s, c in seen if c >= k and s >= t), None))
+    return out
+
+
+@dataclass
+class FollowResult:
+    students: int
+    processes: int
+    join: list[float | None] = field(default_factory=list)
+    steps: list[list[float | None]] = field(default_factory=list)  # per step change: each follower's latency
+    teacher_publish: list[float | None] = field(default_factory=list)  # the teacher tab's own publish -> followers
+    own: list[float | None] = field(default_factory=list)  # guess -> the student's page says "counted"
+    store_count: list[float | None] = field(default_factory=list)  # guess -> the store's count (polled)
+    projector: list[float | None] = field(default_factory=list)  # guess -> the teacher tab's live count
+    reveal: list[float | None] = field(default_factory=list)
+    final: tuple[int, int, int] = (0, 0, 0)  # guesses sent, the store's count, the projector's last count
+    idle_s: float = 0.0
+    idle_cpu: float = 0.0  # server CPU s (all processes) over the idle window
+    idle_ticks: int = 0  # fragment reruns the followers sent in the window
+    idle_kb: float = 0.0  # KB received by the followers in the window
+    base_cpu: float = 0.0  # server CPU s a second with no session at all
+    step_cpu: float = 0.0  # server CPU s during the step changes (from the first click until the last redraw)
+    rss: dict[int, float] = field(default_factory=dict)  # peak per process
+    load: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    client_cpu: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    spread: dict[str, int] | None = None
+
+
+async def follow_class(res: FollowResult, base: str, pids: list[int], store, args, rng: random.Random) -> None:
+    """The class: N followers join, idle, follow the teacher's steps, guess on the question step, see the reveal."""
+    from nnviz import lessons as Ls
+    deadline = time.monotonic() + args.timeout
+    cpu = lambda: sum(cpu_s(p) for p in pids)  # noqa: E731
+    t, c = time.perf_counter(), cpu()
+    await asyncio.sleep(args.base)
+    res.base_cpu = (cpu() - c) / (time.perf_counter() - t)
+
+    new = store.create_class()
+    publish_step(store, new, 1)
+    tabs = [LiveTab(base, deadline) for _ in range(res.students)]
+
+    async def join(tab: LiveTab, delay: float) -> float | None:
+        await asyncio.sleep(delay)
+        t0 = time.perf_counter()
+        run = await asyncio.wait_for(tab.open("", f"class={new.code}"), args.step_timeout * 4)
+        tab.errors.extend(run.exceptions)
+        tab.start()
+        shown = tab.first("step", t0, 1)
+        if shown is None:
+            tab.errors.append(f"joined but the page does not show step 1 (status {run.status})")
+        return None if shown is None else shown - t0
+
+    joined = await asyncio.gather(*(join(tab, rng.uniform(0, args.spread)) for tab in tabs), return_exceptions=True)
+    for tab, j in zip(tabs, joined):
+        if isinstance(j, BaseException):
+            tab.errors.append(f"join: {type(j).__name__}: {j}"[:200])
+    res.join = [j if not isinstance(j, BaseException) else None for j in joined]
+    followers = [tab for tab, j in zip(tabs, joined) if isinstance(j, float)]
+    say(f"{len(followers)} of {len(tabs)} joined")
+    await asyncio.sleep(args.pause)
+
+    # idle: every follower's fragment ticks once a second, nothing changes
+    c0, t0 = cpu(), time.perf_counter()
+    ticks0, bytes0 = sum(f.ticks for f in followers), sum(f.bytes for f in followers)
+    await asyncio.sleep(args.idle)
+    res.idle_cpu, res.idle_s = cpu() - c0, time.perf_counter() - t0
+    res.idle_ticks = sum(f.ticks for f in followers) - ticks0
+    res.idle_kb = (sum(f.bytes for f in followers) - bytes0) / 1024
+    say(f"idle: {100 * res.idle_cpu / res.idle_s / max(1, len(followers)):.2f} % of a core per follower")
+
+    # the teacher's clicks
+    c0 = cpu()
+    for i, step in enumerate(FOLLOW_STEPS):
+        t0 = time.perf_counter()
+        publish_step(store, new, step)
+        shown = await wait_all(followers, lambda f: f.first("step", t0, step), args.step_timeout)
+        res.steps.append([None if s is None else s - t0 for s in shown])
+        say(f"step {step}: every follower within {max((x for x in res.steps[-1] if x is not None), default=0) :.2f} s, "
+            f"{sum(x is None for x in res.steps[-1])} missed; errors so far {sum(len(f.errors) for f in followers)}")
+        if i < len(FOLLOW_STEPS) - 1:
+            await asyncio.sleep(rng.uniform(args.pause, args.pause + 1))
+    res.step_cpu = cpu() - c0
+
+    # the projector: a teacher tab at the question step (its page publishes the step again: the followers redraw)
+    qid = Ls.TOURS[FOLLOW_PAGE][FOLLOW_STEPS[-1] - 1].question
+    teacher = LiveTab(base, deadline)
+    t0 = time.perf_counter()
+    run = await asyncio.wait_for(teacher.open(FOLLOW_PAGE, f"class={new.code}&teach={new.secret}&tour={FOLLOW_STEPS[-1]}"),
+                                 args.step_timeout * 4)
+    teacher.errors.extend(run.exceptions)
+    teacher.start()
+    if teacher.first("answered", t0, 0) is None:
+        teacher.errors.append("the teacher's tab does not show the class's count")
+    shown = await wait_all(followers, lambda f: f.first("step", t0, FOLLOW_STEPS[-1]), args.step_timeout)
+    res.teacher_publish = [None if s is None else s - t0 for s in shown]
+    await asyncio.sleep(args.pause)
+
+    # the guesses, within --guess-spread s; the store's count polled beside the projector's
+    polled: list[tuple[float, int]] = []
+
+    async def poll() -> None:
+        last = -1
+        while True:
+            n = store.count_guesses(new.code, qid)
+            if n != last:
+                polled.append((time.perf_counter(), n))
+                last = n
+            await asyncio.sleep(0.05)
+
+    poller = asyncio.create_task(poll())
+
+    async def one(f: LiveTab, delay: float) -> float:
+        await asyncio.sleep(delay)
+        return await f.guess(qid, rng.choice(GUESSES))
+
+    sent_at = await asyncio.gather(*(one(f, rng.uniform(0, args.guess_spread)) for f in followers),
+                                   return_exceptions=True)
+    sent = [s for s in sent_at if isinstance(s, float)]
+    for f, s in zip(followers, sent_at):
+        if not isinstance(s, float):
+            f.errors.append(f"guess: {type(s).__name__}: {s}"[:200])
+    end = time.monotonic() + args.step_timeout
+    while time.monotonic() < end and not (teacher.first("answered", 0, len(sent), at_least=True)
+                                          and polled and polled[-1][1] >= len(sent)):
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.5)
+    poller.cancel()
+    await asyncio.gather(poller, return_exceptions=True)
+    res.own = [None if not isinstance(s, float) or f.first("counted", s) is None else f.first("counted", s) - s
+               for f, s in zip(followers, sent_at)]
+    res.store_count = catch_up(sent, polled)
+    res.projector = catch_up(sent, [(t, v) for t, k, v in teacher.events if k == "answered"])
+    last_shown = [v for _, k, v in teacher.events if k == "answered"]
+    res.final = (len(sent), store.count_guesses(new.code, qid), last_shown[-1] if last_shown else -1)
+    say(f"guesses: {res.final[0]} sent, {res.final[1]} in the store, the projector shows {res.final[2]}")
+
+    # Reveal: every follower's page shows the verdict's figure
+    t0 = time.perf_counter()
+    store.set_state(new.code, new.secret, revealed=True)
+    shown = await wait_all(followers, lambda f: f.first("chart", t0), args.step_timeout)
+    res.reveal = [None if s is None else s - t0 for s in shown]
+    say(f"reveal: every follower within {max((x for x in res.reveal if x is not None), default=0):.2f} s")
+
+    for tab in tabs + [teacher]:
+        res.errors.extend(tab.errors)
+    await asyncio.gather(*(tab.stop() for tab in tabs + [teacher]))
+    store.end_class(new.code, new.secret)
+    say("the class has ended")
+
+
+def say(line: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
+def follow_main(args) -> int:
+    """--follow: a class in class mode on fresh servers (each class size its own), figures side by side."""
+    from nnviz.classstore import open_store
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` or kill: stop the servers on the way out
+    sizes = [int(x) for x in args.follow.split(",") if x.strip()] if args.follow else [args.students]
+    results: list[FollowResult] = []
+    t_start = time.monotonic()
+    for n in sizes:
+        tmp = tempfile.mkdtemp(prefix="nnviz-follow.")
+        env = {"NNVIZ_CLASS_STORE": f"sqlite:{tmp}/classes.sqlite3", "NNVIZ_WARM": os.environ.get("NNVIZ_WARM", "0")}
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)  # the servers (tests/browser.py's Server passes its environment on) and this store
+        try:
+            server = Server() if args.processes == 1 else Nginx(args.processes)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        pids = [server.proc.pid] if args.processes == 1 else server.pids
+        store = open_store(env["NNVIZ_CLASS_STORE"])
+        res = FollowResult(n, args.processes)
+        monitor = Monitor(pids)
+        try:
+            monitor.start()
+            load0 = os.getloadavg()[0]
+            ru0 = resource.getrusage(resource.RUSAGE_SELF)
+            asyncio.run(follow_class(res, server.url, pids, store, args, random.Random(args.seed + n)))
+            ru1 = resource.getrusage(resource.RUSAGE_SELF)
+            res.client_cpu = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
+            monitor.halt.set()
+            monitor.join()
+            res.load = (load0, max(monitor.load or [0]), os.getloadavg()[0])
+            res.rss = dict(monitor.peak)
+            res.spread = server.spread() if args.processes > 1 else None
+        except Exception as e:  # noqa: BLE001
+            res.errors.append(f"{type(e).__name__}: {e}"[:300])
+        finally:
+            monitor.halt.set()
+            store.close()
+            server.stop()
+        results.append(res)
+        say(f"done: {n} students")
+    print_follow(results, args)
+    print(f"follow benchmark took {time.monotonic() - t_start:.0f} s")
+    return 0 if not any(r.errors for r in results) else 1
+
+
+def print_follow(results: list[FollowResult], args) -> None:
+    def stats(xs: list[float | None]) -> str:
+        got = [x for x in xs if x is not None]
+        if not got:
+            return "-"
+        missed = len(xs) - len(got)
+        return (f"{pct(got, .5):.2f} / {pct(got, .95):.2f} / {max(got):.2f}"
+                + (f" ({missed} missed)" if missed else ""))
+
+    def row(label: str, cells: list[str], target: str = "") -> None:
+        print(f"{label:58s} " + " ".join(f"{c:>26s}" for c in cells) + (f"   {target}" if target else ""))
+
+    r0 = results[0]
+    print(f"\nclass mode (--follow): {r0.processes} app process(es){' behind nginx' if r0.processes > 1 else ''}, "
+          f"{os.cpu_count()} cores; page {FOLLOW_PAGE}, steps 1 -> {' -> '.join(map(str, FOLLOW_STEPS))}; "
+          f"joins within {args.spread:g} s, guesses within {args.guess_spread:g} s, idle {args.idle:g} s; "
+          f"NNVIZ_WARM={os.environ.get('NNVIZ_WARM', '0')}")
+    row("students", [str(r.students) for r in results])
+    row("join: open /?class=CODE until step 1 shows (p50/p95/max s)", [stats(r.join) for r in results])
+    row("step change -> each follower shows it (p50/p95/max s)",
+        [stats([x for s in r.steps for x in s]) for r in results], "issue: p95 < 3 s")
+    row("  slowest follower per change (s)",
+        [" ".join(f"{max((x for x in s if x is not None), default=float('nan')):.1f}" for s in r.steps)
+         for r in results])
+    row("  server CPU per change per follower (ms)",
+        [f"{1000 * r.step_cpu / max(1, len(r.steps) * r.students):.1f}" for r in results])
+    row("teacher tab opens (its page publishes) -> followers (s)", [stats(r.teacher_publish) for r in results])
+    row("guess -> projector's count (teacher tab's live figure)", [stats(r.projector) for r in results],
+        "issue: p95 < 3 s")
+    row("guess -> store's count (benchmark polls every 50 ms)", [stats(r.store_count) for r in results])
+    row("guess -> the student's page says it is counted", [stats(r.own) for r in results])
+    row("  guesses sent / the store's count / the projector's last", [f"{a} / {b} / {c}" for a, b, c in
+                                                                     (r.final for r in results)])
+    row("Reveal -> each follower's page shows the figure (s)", [stats(r.reveal) for r in results])
+    row("idle follower: server CPU, % of a core per follower",
+        [f"{100 * r.idle_cpu / r.idle_s / r.students:.2f} %" if r.idle_s else "-" for r in results], "issue: < 2 %")
+    row("  idle: fragment runs a second; KB/s per follower",
+        [f"{r.idle_ticks / r.idle_s:.1f}; {r.idle_kb / r.idle_s / r.students:.2f}" if r.idle_s else "-"
+         for r in results])
+    row("  server CPU with no session (cores)", [f"{r.base_cpu:.3f}" for r in results])
+    row("peak RSS per process (MB)", [", ".join(f"{v:.0f}" for v in r.rss.values()) for r in results],
+        "issue: < 700 MB")
+    row("websockets per app process (nginx log)",
+        [", ".join(str(v) for v in r.spread.values()) if r.spread else "-" for r in results])
+    row("this client's CPU (s)", [f"{r.client_cpu:.1f}" for r in results])
+    row("load average (1 min): start / peak / end", [f"{a:.1f} / {b:.1f} / {c:.1f}" for a, b, c in
+                                                     (r.load for r in results)])
+    row("errors", [str(len(r.errors)) for r in results])
+    for r in results:
+        for e in r.errors[:10]:
+            print(f"  {r.students} students: {e}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--students", type=int, default=30)
-    ap.add_argument("--processes", type=int, choices=(1, 2), default=1)
+    ap.add_argument("--processes", type=int, choices=(1, 2), default=None,
+                    help="app processes: 1 (streamlit run app.py) or 2 (scripts/serve.sh 2 behind nginx); default 1, "
+                         "--follow 2")
     ap.add_argument("--timeout", type=float, default=900, help="seconds for the whole class, then it gives up")
     ap.add_argument("--spread", type=float, default=10, help="students arrive within this many seconds")
     ap.add_argument("--think", type=float, default=1.0, help="mean seconds a student reads between actions")
@@ -661,7 +1070,23 @@ def main() -> int:
                          "link, or each a different seed)")
     ap.add_argument("--cold", action="store_true", help="instead of the class: each page as the first on a fresh "
                                                          "process, without and after the warm-up kick")
+    ap.add_argument("--follow", nargs="?", const="", default=None, metavar="SIZES",
+                    help="instead of the class: class mode (students follow the teacher, guess, the projector counts); "
+                         "SIZES: comma-separated class sizes run one after another on fresh servers (default "
+                         "--students)")
+    ap.add_argument("--idle", type=float, default=30.0, help="--follow: seconds the followers idle while measured")
+    ap.add_argument("--pause", type=float, default=3.0, help="--follow: seconds between the teacher's clicks (+0-1 s)")
+    ap.add_argument("--guess-spread", type=float, default=10.0,
+                    help="--follow: the students commit their guesses within this many seconds")
+    ap.add_argument("--step-timeout", type=float, default=30.0,
+                    help="--follow: seconds a click may take to reach every follower, then the rest count as missed")
+    ap.add_argument("--base", type=float, default=5.0,
+                    help="--follow: seconds the servers' CPU is measured with no session, before the class")
     args = ap.parse_args()
+    if args.follow is not None:
+        args.processes = args.processes or 2
+        return follow_main(args)
+    args.processes = args.processes or 1
     if args.flood is not None:
         return flood_main(args)
     if args.burst is not None:
