@@ -1,4 +1,6 @@
 """nnviz entry point: page config, the shared frame (sidebar), and navigation between the pages."""
+from pathlib import Path
+
 # Imported here, whole, before any page runs: plotly imports pandas lazily and takes it from sys.modules if it is
 # there, so on a cold process a second session's figure could meet the module half imported by the first
 # ("partially initialized module 'pandas' has no attribute 'Series'": seen with 30 students arriving at once).
@@ -17,14 +19,18 @@ from nnviz.ui.runlog import log_run
 log_run("start")
 setup_torch_threads()  # once per process (NNVIZ_TORCH_THREADS, default 1); a rerun changes nothing
 
-st.set_page_config(page_title="nnviz: how a neural network computes and learns", page_icon="🧠",
+HOME_TITLE = "nnviz: how a neural network computes and learns"
+st.set_page_config(page_title=HOME_TITLE, page_icon="🧠",
                    layout="wide",
                    # a link opened in presentation mode starts with the sidebar closed
                    initial_sidebar_state="collapsed" if st.query_params.get("present") == "true" else "auto")
 
+# each page its own browser title (WCAG 2.4.2), by its URL path (its script's name): "Vanishing gradients · nnviz"
+TITLES = {Path(p.path).stem: f"{p.title} · nnviz" for p in PAGES}
 home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
 page = st.navigation([home] + [st.Page(p.path, title=p.nav, icon=p.icon) for p in PAGES],
                      position="top")
+st.set_page_config(page_title=TITLES.get(page.url_path, HOME_TITLE))
 with paced():  # reruns that come back to back (a held arrow key) wait between them: nnviz.ui.pace
     frame(page.url_path)
     page.run()

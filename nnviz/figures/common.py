@@ -1,7 +1,11 @@
 """Shared layout for every figure builder, and the projector version of any figure."""
 from __future__ import annotations
 
+import re
+
 import plotly.graph_objects as go
+
+from ..palette import for_text
 
 BASE_FONT = 14  # px; presentation mode scales figures through for_projector(), not here
 
@@ -13,6 +17,10 @@ PRESENT_MAX_HEIGHT = 520  # px: the first figure must fit a 1024x768 screen unde
 ANSWER_HEIGHT = 430  # px: a reveal figure (nnviz.figures.answers) in the normal view; for_projector makes it 473,
 # less what the lesson panel above it reserve()s, so its top and its plot are on a 1024x768 first screen
 INK = "#1b1b1b"  # near-black text: grey text washes out on a projector
+# Chart text in the normal view: Streamlit's body text (12.6:1 on white). Left unset, Streamlit's chart theme fills
+# ticks, axis titles, the legend, colour bars and hover labels with its faded grey #808495 (3.72:1, under the
+# 4.5:1 WCAG 2.1 asks of text): ink() sets every one of them.
+TEXT = "#31333F"
 GRID = "#c9d1dc"  # grid lines a projector still shows (plotly_white's are almost white)
 MINOR_GRID = "#e3e7ee"
 TITLE_STANDOFF = 10  # px between an axis title and its tick labels (with automargin, no overlap)
@@ -31,7 +39,49 @@ def _base(fig: go.Figure, height: int, titled: bool = False) -> go.Figure:
     fig.update_yaxes(automargin=True, title_standoff=TITLE_STANDOFF)
     if titled or (_subplot_titles(fig) and fig.layout.showlegend is not False):
         legend_above_titles(fig, BASE_FONT, BASE_FONT)
+    return ink(fig)
+
+
+def ink(fig: go.Figure, colour: str = TEXT) -> go.Figure:
+    """Give every text of `fig` that has no colour of its own `colour`: the global font (annotations, subplot
+    titles, trace text), the title, the legend, hover labels, each axis's ticks and title, and each colour bar.
+    Streamlit's chart theme would otherwise fill the axes' and colour bars' with a grey under 4.5:1 on white
+    (it sets them one by one, so the global font colour alone does not reach them). Colours a builder set are
+    kept, except an annotation's under 4.5:1 (a label in its line's colour), which is darkened to a shade of
+    the same hue (nnviz.palette.for_text)."""
+    lay = fig.layout
+    titled = [lay.title.font] if lay.title.text else []  # (no title object where there is no title)
+    for font in [lay.font, *titled, lay.legend.font, lay.legend.title.font, lay.hoverlabel.font]:
+        if font.color is None:
+            font.color = colour
+    for letter in "xy":
+        for ax in _axes(fig, letter):
+            for font in (ax.tickfont, ax.title.font):
+                if font.color is None:
+                    font.color = colour
+    for cb in _colorbars(fig):
+        for font in (cb.tickfont, cb.title.font):
+            if font.color is None:
+                font.color = colour
+    for a in lay.annotations:  # a label written in its line's colour: a shade of it dark enough for text
+        if isinstance(a.font.color, str) and re.fullmatch(r"#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}", a.font.color):
+            a.font.color = for_text(a.font.color)
     return fig
+
+
+def _colorbars(fig: go.Figure) -> list:
+    """The colour bars of `fig`: each coloraxis's (Streamlit's theme styles those), and each trace's that has a
+    scale (a heatmap's or contour's unless showscale=False, or a marker's with showscale=True)."""
+    bars = [fig.layout[k].colorbar for k in fig.layout if k.startswith("coloraxis")]
+    for t in fig.data:
+        if getattr(t, "coloraxis", None):
+            continue  # drawn by its coloraxis's bar
+        if t.type in ("heatmap", "contour", "histogram2d", "histogram2dcontour", "surface") and t.showscale is not False:
+            bars.append(t.colorbar)
+        marker = getattr(t, "marker", None)
+        if marker is not None and getattr(marker, "showscale", None):
+            bars.append(marker.colorbar)
+    return bars
 
 
 def _subplot_titles(fig: go.Figure) -> list:

@@ -55,6 +55,51 @@ body:has(.st-key-tour_panel) .st-key-nnviz_intro, body:has(.st-key-tour_panel) [
 """
 
 
+FOCUS = "#0A58CA"  # the focus outline: 6.4:1 on white, 5.7:1 on the sidebar's grey (WCAG 2.4.7 asks 3:1)
+CAPTION = "#595959"  # captions and small print: 7.0:1 on white, 6.2:1 on the sidebar (Streamlit's 3.8:1 grey fails 4.5:1)
+HEADER_PX = 60  # Streamlit's fixed header (presentation mode slims it to 52 px)
+
+# Sent on every run, in every mode (presentation mode's own stylesheet comes after it and wins where both speak).
+_A11Y_CSS = f"""
+<style>
+/* WCAG 2.1 1.4.3: captions and small print (st.caption, the sidebar's "Computing on ...", inline code in them) at
+   >= 4.5:1, still lighter than body text. */
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p, [data-testid="stCaptionContainer"] li,
+[data-testid="stCaptionContainer"] strong, [data-testid="stCaptionContainer"] code {{ color: {CAPTION}; opacity: 1; }}
+/* 2.4.7: a visible focus, a 3 px outline, on everything a keyboard reaches (Streamlit draws a faint halo or nothing) */
+[data-testid="stTopNavLink"]:focus-visible, [data-testid="stSidebarNavLink"]:focus-visible,
+[data-testid="stPageLink-NavLink"]:focus-visible, [data-testid="stApp"] a:focus-visible,
+[data-testid="stApp"] button:focus-visible, [data-testid="stApp"] summary:focus-visible,
+[data-testid="stApp"] [role="tab"]:focus-visible {{
+  outline: 3px solid {FOCUS} !important; outline-offset: 2px; box-shadow: none !important; }}
+/* widgets whose focused input is visually hidden: outline what the eye sees (a toggle's or a radio's label, a
+   slider's thumb), and the box of a text, number or select input */
+[data-testid="stCheckbox"] label:has(input:focus-visible), [data-testid="stRadio"] label:has(input:focus-visible),
+[data-testid="stSlider"] [data-rac]:has(> div > input:focus-visible), [data-testid="stMultiSelect"] [data-tag]:focus-visible,
+[data-testid="stSelectbox"] [role="group"]:focus-within, [data-testid="stMultiSelect"] [role="group"][data-rac]:focus-within,
+[data-testid="stTextInputRootElement"]:focus-within,
+[data-testid="stNumberInputContainer"]:focus-within, [data-testid="stTextAreaRootElement"]:focus-within {{
+  outline: 3px solid {FOCUS} !important; outline-offset: 2px; }}
+/* a table: its grid (a canvas) takes the focus; outline the table, and show its toolbar while a button in it has
+   the focus, where hovering puts it (Streamlit shows it on hover only: four invisible Tab stops) */
+[data-testid="stDataFrame"]:has(canvas:focus-visible), [data-testid="stDataFrame"]:has(.dvn-scroller:focus-visible) {{
+  outline: 3px solid {FOCUS}; outline-offset: 2px; }}
+[data-testid="stElementToolbar"]:focus-within {{
+  opacity: 1 !important; top: calc(-1 * (1.25rem + max(1.5rem, 24px))) !important; z-index: 1 !important; }}
+[data-testid="stMain"]:focus-visible {{ outline: 3px solid {FOCUS}; outline-offset: -3px; }}
+/* a focused element never lands under the fixed header: focus scrolls the page (stMain) this far below its top */
+[data-testid="stMain"] {{ scroll-padding-top: {HEADER_PX + 16}px; }}
+[data-testid="stMain"] :focus {{ scroll-margin-top: {HEADER_PX + 16}px; }}
+/* the closed sidebar is only moved off screen: take its controls out of the Tab order (and the accessibility
+   tree) until it opens */
+[data-testid="stSidebar"][data-collapsed="true"], [data-testid="stSidebar"][data-collapsed="true"] * {{
+  visibility: hidden !important; }}
+/* 1.4.10: a long page link wraps (at 200 % zoom in presentation mode Streamlit cut it with "...") */
+[data-testid="stPageLink-NavLink"] p, [data-testid="stPageLink-NavLink"] [data-testid="stMarkdownContainer"] {{
+  white-space: normal; overflow: visible; text-overflow: clip; }}
+</style>
+"""
+
 # The only settings that follow a student from page to page. Every other URL key belongs to one
 # page (tests/test_pages.py checks no two pages bind the same key): Streamlit copies a widget's
 # value by key on a page switch, so a shared key would carry one page's setting into another.
@@ -114,7 +159,7 @@ def frame(page: str = "") -> None:
         _run.present = widgets.toggle(PRESENT, "present")
         classmode.sidebar()
         st.html(_PHONE_NAV_JS, unsafe_allow_javascript=True)
-    st.html(_PRESENT_CSS if _run.present else _PHONE_CSS)
+    st.html(_A11Y_CSS + (_PRESENT_CSS if _run.present else _PHONE_CSS))
     classmode.bar(page)  # the class line above the page (a member only)
 
 
