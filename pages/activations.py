@@ -3,6 +3,7 @@ import streamlit as st
 
 from nnviz import activations as A
 from nnviz.figures import activation_figure
+from nnviz.figures.activations import summary_activation
 from nnviz.ui import (begin, code_expander, controls_area, device, intro, multiselect, notice, presenting, require_frame,
                       select, slider)
 from nnviz.ui.figcache import show_cached
@@ -53,7 +54,8 @@ with main:
     compact = presenting()
     show_cached("activation", (tuple(names), params, xmin, xmax, threshold, x0, device(), compact),
                 lambda: activation_figure(curves, x0=x0, threshold=threshold, height=440 if compact else None,
-                                          points=points, compact=compact), key="activation_chart")
+                                          points=points, compact=compact), key="activation_chart",
+                alt=summary_activation(curves, points, x0))
     st.caption(
         f"Diamonds mark each slope's largest value on this range; the dotted line is x = {x0:g}, with each "
         "function's slope there written on the figure."

@@ -6,8 +6,9 @@ import streamlit as st
 from nnviz import deep as D
 from nnviz import lessons as Ls
 from nnviz.activations import ACTIVATIONS
-from nnviz.figures.deep import activation_figure, compare_figure, dead_figure, grad_heatmap_figure, loss_figure, weight_change_figure
-from nnviz.ui.figcache import show_cached
+from nnviz.figures.deep import (activation_figure, compare_figure, dead_figure, grad_heatmap_figure, loss_figure,
+                                summary_grad, summary_loss, weight_change_figure)
+from nnviz.ui.figcache import describe, show_cached
 from nnviz.ui.live import SLOW, SLOW_SECONDS
 from nnviz.ui import (begin, code_expander, controls_area, device, finished_view, intro, notice, number, require_frame,
                       reserve, select, settle, show_figure, slider, toggle, train_live)
@@ -92,14 +93,16 @@ def draw(run: dict, final: bool) -> None:
     progress.progress(min(done / cfg.epochs, 1.0), text=f"{done} of {cfg.epochs} epochs done")
     run["draws"] = run.get("draws", 0) + 1
     tag = "final" if final else run["draws"]
-    figures = ((loss_chart, "loss", lambda: loss_figure(hist, cfg.epochs, final, regression)),
-               (heat_chart, "grad", lambda: grad_heatmap_figure(hist, cfg.epochs, final)))
-    for place, name, build in figures:
-        with place:  # an st.empty: each frame replaces the last
+    figures = ((loss_chart, "loss", lambda: loss_figure(hist, cfg.epochs, final, regression),
+                summary_loss(hist, regression)),
+               (heat_chart, "grad", lambda: grad_heatmap_figure(hist, cfg.epochs, final), summary_grad(hist)))
+    for place, name, build, alt in figures:
+        with place.container():  # an st.empty: each frame replaces the last (the chart and its text alternative)
             if final or not hist:  # a still picture: built and serialised once for what it draws
                 still = (run.get("id"), len(hist), run.get("state")) if hist else (cfg.epochs, regression)
-                show_cached(f"deep.{name}", still, build, key=f"deep_{name}_{tag}", headline=headline)
+                show_cached(f"deep.{name}", still, build, key=f"deep_{name}_{tag}", headline=headline, alt=alt)
             else:
+                describe(alt)
                 show_figure(build(), key=f"deep_{name}_{tag}", headline=headline)
 
 

@@ -7,7 +7,7 @@ import streamlit as st
 from nnviz import classification as C
 from nnviz import logits as G
 from nnviz.figures.classification import (double_softmax_figure, gradient_figure, history_figure, logit_loss_figure,
-                                          region_figure, saturation_figure, softmax_figure)
+                                          region_figure, saturation_figure, softmax_figure, summary_logit_loss)
 from nnviz.ui.figcache import show_cached
 from nnviz.ui.live import SLOW, SLOW_SECONDS
 from nnviz.ui import (begin, code_expander, controls_area, device, finished_view, intro, number, numbers, presenting,
@@ -63,7 +63,7 @@ if why_tab.open:
         with main:
             marks = {"σ(z) = 1": points["sigmoid_rounds_to_one"], "softmax → 0": points["softmax_underflows"]}
             show_cached("logits.sweep", (z_range, dtype), lambda: logit_loss_figure(sweep, marks, side_by_side=presenting()),
-                        key="sweep_chart")
+                        key="sweep_chart", alt=summary_logit_loss(sweep))
             one, ce_grad, ce_inf = (points["sigmoid_rounds_to_one"], points["ce_grad_nonfinite"],
                                     points["softmax_underflows"])
             m = st.columns(3)

@@ -3,9 +3,9 @@ import streamlit as st
 
 from nnviz import losses as L
 from nnviz.figures import fit_figure, residual_figure, share_figure, surface_figure
-from nnviz.figures.losses import sweep_figure, zoom_figure
+from nnviz.figures.losses import summary_fit, sweep_figure, zoom_figure
 from nnviz.ui import begin, code_expander, controls_area, device, intro, multiselect, require_frame, show_figure, slider
-from nnviz.ui.figcache import show_cached
+from nnviz.ui.figcache import describe, show_cached
 
 require_frame()
 st.title("L1 against MSE: who pulls the line?")
@@ -69,12 +69,14 @@ sweep = None if upload is not None else st.cache_data(max_entries=256)(L.outlier
 drawn_from = None if upload is not None else (losses, outliers, outlier_size, noise, seed, delta, beta, device())
 
 
-def show(name: str, build, key: str) -> None:
-    """A figure of this page, built once per setting (nnviz.ui.figcache)."""
+def show(name: str, build, key: str, alt: str | None = None) -> None:
+    """A figure of this page, built once per setting (nnviz.ui.figcache); alt: its text alternative."""
     if drawn_from is None:
+        if alt is not None:
+            describe(alt)
         show_figure(build(), key=key)
     else:
-        show_cached(f"losses.{name}", drawn_from, build, key=key)
+        show_cached(f"losses.{name}", drawn_from, build, key=key, alt=alt)
 
 
 def _gives_way_text(sw: L.Sweep, count: int) -> str:
@@ -103,7 +105,8 @@ invite = _gives_way_text(sweep, outliers) if sweep is not None else ""
 # --- The fits -------------------------------------------------------------------------------------
 with main:
     show("fit", lambda: fit_figure(data.x, data.y, data.outlier, [fits[n] for n in losses], labels, colours,
-                                   data.true_line), key="fit_chart")
+                                   data.true_line), key="fit_chart",
+         alt=summary_fit([fits[n] for n in losses], labels, sum(data.outlier), len(data.x), data.true_line))
     cols = st.columns(len(losses))
     for col, n in zip(cols, losses):
         f = fits[n]

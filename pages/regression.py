@@ -5,10 +5,11 @@ from functools import cache
 import streamlit as st
 
 from nnviz import regression as R
-from nnviz.figures.regression import FINAL_POINTS, path_figure, step_figure, timing_figure, training_figure
+from nnviz.figures.regression import (FINAL_POINTS, path_figure, step_figure, summary_training, timing_figure,
+                                      training_figure)
 from nnviz.devices import available_devices
 from nnviz.ui.live import SLOW, SLOW_SECONDS
-from nnviz.ui.figcache import show_cached
+from nnviz.ui.figcache import describe, show_cached
 from nnviz.ui.runlog import log_run
 from nnviz.ui import (begin, code_expander, controls_area, device, finished_view, intro, notice, number, require_frame,
                       select, settle, show_figure, slider, tabs, toggle, train_live)
@@ -117,9 +118,11 @@ if train_tab.open:
             (tr,), (te,) = R.losses_at(cfg, [line[0]], [line[1]])
             span = None if hist or earlier else (min(tr, te) / 1000, 3 * max(tr, te))
             points = FINAL_POINTS if final else max(LIVE_POINTS * done // cfg.epochs, 10)
-            figures = cache(lambda: training_figure(R.loss_bands(hist, max(len(hist), 1)), done if final else cfg.epochs,
+            bands = cache(lambda: R.loss_bands(hist, max(len(hist), 1)))
+            figures = cache(lambda: training_figure(bands(), done if final else cfg.epochs,
                                                     arrays, true_line, line, bool(hist), span, points, earlier))
-            return {"done": done, "line": line, "losses": (tr, te), "figures": figures}  # figures(): built when drawn
+            alts = cache(lambda: summary_training(bands(), line, true_line, bool(hist), points))  # text alternatives
+            return {"done": done, "line": line, "losses": (tr, te), "figures": figures, "alts": alts}  # built when drawn
 
         def finished(run: dict) -> dict:
             """The finished run's frame, its report and its path figures (built once: see finished_view)."""
@@ -153,12 +156,13 @@ if train_tab.open:
             # a rerun that changes nothing it shows sends a stored spec; a live frame is drawn once anyway
             still = (cfg, earlier, run.get("id"), done, run.get("state")) if final or not run["history"] else None
             for place, i, name in ((loss_chart, 0, "loss"), (line_chart, 1, "line")):
-                with place:  # an st.empty: each frame replaces the last
+                with place.container():  # an st.empty: each frame replaces the last (the chart and its text)
                     if still is None:
+                        describe(view["alts"]()[i])
                         show_figure(view["figures"]()[i], key=f"live_{name}_{tag}", headline=headline)
                     else:
                         show_cached(f"regression-{name}", still, lambda: view["figures"]()[i], key=f"live_{name}_{tag}",
-                                    headline=headline)
+                                    headline=headline, alt=view["alts"]()[i])
 
         run = settle(st.session_state.get("regression_run"))  # a run a click on Stop interrupted is "stopped"
         if start:

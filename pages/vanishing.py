@@ -6,6 +6,7 @@ import streamlit as st
 from nnviz import vanishing as V
 from nnviz.activations import ACTIVATIONS
 from nnviz.figures import depth_figure, heatmap_figure, profile_figure, stats_figure
+from nnviz.figures.vanishing import summary_depth
 from nnviz.ui import begin, code_expander, controls_area, device, intro, multiselect, require_frame, select, slider, toggle
 from nnviz.ui.figcache import show_cached
 from nnviz.ui.heavy import heavy_cache
@@ -62,16 +63,17 @@ deepest = V.STACK
 
 # --- The headline -----------------------------------------------------------------------------
 with main:
-    show_cached("vanishing.depth", drawn_from, lambda: depth_figure(sweeps, colours, dtype, depth), key="depth_chart")
+    show_cached("vanishing.depth", drawn_from, lambda: depth_figure(sweeps, colours, dtype, depth), key="depth_chart",
+                alt=summary_depth(sweeps, dtype, V.N_SEEDS))
     inits = "; ".join(f"{s.init_label}: {V.INITS[s.init][0]}" for s in {s.init: s for s in sweeps}.values())
     theory = [s for s in sweeps if s.prediction is not None]
     short = [s for s in theory if s.prediction.reliable_to < deepest]
     st.caption(
-        f"Solid: the first layer's gradient norm, geometric mean over {V.N_SEEDS} seeds "
+        f"Lines with markers: the first layer's gradient norm, geometric mean over {V.N_SEEDS} seeds "
         f"({seed}…{seed + V.N_SEEDS - 1}): {V.N_SEEDS} networks drawn at random, averaged on the log scale (the "
         "middle of their spread on this axis, so one huge value cannot dominate); the band runs from the smallest "
         f"to the largest. Legend: activation · init ({inits}). "
-        + ("Wide pale line: what theory predicts for a random network of this width, one factor "
+        + ("Dotted line on a pale band: what theory predicts for a random network of this width, one factor "
            "√(σ_w²·E[f'(z)²]) per layer (not fitted to the measurement). " + SIGMA_WORDS + " " if theory else
            "No theory line: its prediction is for a plain stack of layers, and residual connections or "
            "normalisation change the product it describes. ")

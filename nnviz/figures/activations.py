@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .common import ANSWER_HEIGHT, INK, _base
+from .styles import DASHES, style
 
 from ..activations import ACTIVATIONS, Curve, PointValue
 
@@ -17,9 +18,10 @@ from ..activations import ACTIVATIONS, Curve, PointValue
 ZERO_PATTERN = "x"  # cross-hatched: f'(x) == 0
 HATCH = "/"  # hatched: 0 < |f'(x)| < threshold
 ZERO_KEY = "f' = 0: inactive for this input"
-# Lines are told apart by dash as well as colour; the first drawn (underneath) is the widest, so a curve that
-# lies on an earlier one (LeakyReLU on ReLU for x > 0) leaves the earlier one visible around its dashes.
-DASHES = ("solid", "dash", "dashdot", "dot", "longdash", "longdashdot")  # the 3rd is not dotted like x = x0
+# Lines are told apart by dash and marker as well as colour, each function's own on every page (nnviz.figures.styles:
+# keyed by its colour); the first drawn (underneath) is the widest, so a curve that lies on an earlier one (LeakyReLU
+# on ReLU for x > 0) leaves the earlier one visible around its dashes.
+MARKS = 9  # markers along each curve: its symbol, a few per panel (the line itself has every point)
 BOUNDED = 1.5  # |f(x)| below this on the whole range: a squashing function (sigmoid, tanh, softsign, hardtanh)
 CLIP_SPAN = 0.75  # f(x)'s y axis goes this many of the squashing functions' spans beyond them, when it is cut
 X0_GAP = 10.0  # px of gap between the dotted line and the slopes written at it
@@ -30,11 +32,23 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def line_style(i: int, compact: bool = False) -> dict:
-    """The i-th shown function's line: its dash, and a width that falls with i (the first lies underneath).
-    Not simplified: plotly's simplification turns a wide smooth curve into visible straight segments."""
+def _index(name: str) -> int:
+    return list(ACTIVATIONS).index(name)  # the colour's index (nnviz.activations hands colours out in this order)
+
+
+def line_style(i: int, compact: bool = False, name: str | None = None) -> dict:
+    """The i-th shown function's line: the function's own dash (nnviz.figures.styles; by position where no name is
+    given), and a width that falls with i (the first lies underneath). Not simplified: plotly's simplification
+    turns a wide smooth curve into visible straight segments."""
     top = 5.0 if compact else 4.0
-    return dict(dash=DASHES[i % len(DASHES)], width=max(2.0, top - 1.0 * i), simplify=False)
+    dash = style(_index(name))[0] if name is not None else DASHES[i % len(DASHES)]
+    return dict(dash=dash, width=max(2.0, top - 1.0 * i), simplify=False)
+
+
+def marker_style(name: str, compact: bool = False) -> dict:
+    """The function's own marker symbol, MARKS of them along its curve (white-edged, so they show on a line)."""
+    return dict(symbol=style(_index(name))[1], size=10 if compact else 8, color=ACTIVATIONS[name].colour,
+                maxdisplayed=MARKS, line=dict(color="#ffffff", width=1))
 
 
 def f_range(curves: Sequence[Curve]) -> tuple[list[float] | None, float | None, float | None]:
@@ -119,16 +133,17 @@ def activation_figure(curves: Sequence[Curve], x0: float | None = None, threshol
     at_x0 = {p.name: p for p in points}
     for i, c in enumerate(curves):
         colour = ACTIVATIONS[c.name].colour
-        style = line_style(i, compact)
+        look = dict(mode="lines+markers", line=dict(color=colour, **line_style(i, compact, c.name)),
+                    marker=marker_style(c.name, compact))
         # compact: one legend entry per function, beside the f' panel, that is also its slope at x0
         key = slope_text(at_x0[c.name]) if compact and c.name in at_x0 else c.name if compact else None
         fig.add_trace(go.Scatter(
-            x=c.x, y=c.y, name=f"{c.name}(x)", legendgroup=c.name, line=dict(color=colour, **style),
+            x=c.x, y=c.y, name=f"{c.name}(x)", legendgroup=c.name, **look,
             hovertemplate=f"{c.name}(x) = %{{y:.4f}}<extra></extra>", showlegend=not compact,
         ), row=f_at[0], col=f_at[1])
         fig.add_trace(go.Scatter(
-            x=c.x, y=c.dy, name=key or f"{c.name}'(x)", legendgroup=c.name, showlegend=compact,
-            line=dict(color=colour, **style), hovertemplate=f"{c.name}'(x) = %{{y:.4f}}<extra></extra>",
+            x=c.x, y=c.dy, name=key or f"{c.name}'(x)", legendgroup=c.name, showlegend=compact, **look,
+            hovertemplate=f"{c.name}'(x) = %{{y:.4f}}<extra></extra>",
         ), row=df_at[0], col=df_at[1])
         if compact:
             continue
@@ -168,7 +183,7 @@ def activation_figure(curves: Sequence[Curve], x0: float | None = None, threshol
         fig.add_vline(x=x0, line=dict(color="#555555", width=1.5, dash="dot"), row="all", col="all")
         _slopes_at(fig, points, x0, xmin, xmax, compact, df_at)
     yrange, cut_top, cut_bottom = f_range(curves) if curves else (None, None, None)
-    fig.update_yaxes(title_text="f(x)", row=f_at[0], col=f_at[1], zeroline=True, zerolinecolor="#999999",
+    fig.update_yaxes(title_text="f(x)", row=f_at[0], col=f_at[1], zeroline=True, zerolinecolor="#767676",
                      range=yrange)
     if yrange is not None:  # say that the axis is cut, and how far the cut curves go
         # top left and bottom right: where the cut (unbounded) curves are not, beside the squashing ones
@@ -178,7 +193,7 @@ def activation_figure(curves: Sequence[Curve], x0: float | None = None, threshol
                 fig.add_annotation(x=x, y=y, xanchor=side, yanchor=anchor, showarrow=False,
                                    text=f"{arrow} cut: on to {value:.3g}", font=dict(color=INK, size=12),
                                    bgcolor="rgba(255,255,255,0.85)", row=f_at[0], col=f_at[1])
-    fig.update_yaxes(title_text="f'(x)", row=df_at[0], col=df_at[1], zeroline=True, zerolinecolor="#999999",
+    fig.update_yaxes(title_text="f'(x)", row=df_at[0], col=df_at[1], zeroline=True, zerolinecolor="#767676",
                      range=[lo - pad, hi + 4 * pad])  # headroom above the highest peak for its label
     if compact:
         fig.update_xaxes(title_text="x", range=[xmin, xmax], row=1)
@@ -222,6 +237,24 @@ def _slopes_at(fig: go.Figure, points: Sequence[PointValue], x0: float, xmin: fl
                            borderpad=1)
 
 
+def summary_activation(curves: Sequence[Curve], points: Sequence[PointValue] = (), x0: float | None = None) -> str:
+    """The headline's text alternative, from the numbers the figure writes: each slope's largest value (the
+    labelled diamonds), each slope at x0 (the values at the dotted line), and where the slope is exactly 0."""
+    if not curves:
+        return "Chart of f(x) and f'(x): no function chosen."
+    xmin, xmax = curves[0].x[0], curves[0].x[-1]
+    peaks = ", ".join(f"{c.name} {c.peak:.3g} at x = {c.peak_from:.3g}" if c.peak_from == c.peak_to else
+                      f"{c.name} {c.peak:.3g} for x from {c.peak_from:.3g} to {c.peak_to:.3g}" for c in curves)
+    text = f"Chart of f(x) and f'(x) by autograd for x from {xmin:g} to {xmax:g}. Largest slope: {peaks}."
+    if points and x0 is not None:
+        text += f" Slope at x = {x0:g}: " + ", ".join(slope_text(p) for p in points) + "."
+    zero = [f"{c.name} for x in " + " and ".join(f"[{lo:.2f}, {hi:.2f}]" for lo, hi in c.zero)
+            for c in curves if any(hi > lo for lo, hi in c.zero)]
+    text += (" Slope exactly 0, no gradient passes back: " + "; ".join(zero) + "." if zero else
+             " The slope is exactly 0 nowhere on this range.")
+    return text
+
+
 # --- reveal figures: after a verdict, the chart that shows the answer -----------------------------------
 
 def _answer_base(fig: go.Figure, top: int = 16) -> go.Figure:
@@ -234,8 +267,9 @@ def _answer_base(fig: go.Figure, top: int = 16) -> go.Figure:
 
 
 def _curve(fig: go.Figure, x, y, name: str, i: int) -> None:
-    fig.add_trace(go.Scatter(x=list(x), y=list(y), name=f"{name}'(x)", mode="lines",
-                             line=dict(color=ACTIVATIONS[name].colour, **line_style(i)),
+    fig.add_trace(go.Scatter(x=list(x), y=list(y), name=f"{name}'(x)", mode="lines+markers",
+                             line=dict(color=ACTIVATIONS[name].colour, **line_style(i, name=name)),
+                             marker=marker_style(name),
                              hovertemplate=f"{name}'(x) = %{{y:.4g}}<extra></extra>"))
 
 

@@ -11,16 +11,19 @@ from plotly.subplots import make_subplots
 from nnviz.palette import OKABE_ITO
 
 from .common import ANSWER_HEIGHT, INK, PRESENT_FONT, _base
+from .styles import TEST, TRAIN, style_of
 
-CLASS_COLOURS = ("#0072B2", "#D55E00")  # class 0 blue, class 1 vermillion (Okabe-Ito): colour-blind safe
+CLASS_COLOURS = (OKABE_ITO[0], OKABE_ITO[1])  # class 0 blue, class 1 vermillion (Okabe-Ito): colour-blind safe
 SYMBOLS = ("circle", "diamond")  # class 0, class 1: the shape tells the class apart without colour
-# naive forms warm, logit forms cool; the float64 reference a wide pale band under them
+# naive forms warm, logit forms cool, each with its colour's own dash (nnviz.figures.styles); the float64 reference a
+# wide grey band under them, dark enough to show against white (>= 3:1) and light enough for the lines on it
+REFERENCE_GREY = "#8C8C8C"  # 3.4:1 on white
 CURVES = {  # key in nnviz.logits.Sweep.curves: (legend name, colour, dash, width)
-    "reference": ("exact (float64)", "#BBBBBB", "solid", 9),
-    "bce_logits": ("BCEWithLogitsLoss(z, 0)", OKABE_ITO[0], "solid", 2.5),
-    "ce_logits": ("CrossEntropyLoss([0, z], 0)", OKABE_ITO[2], "dash", 2.5),
-    "bce_naive": ("BCELoss(sigmoid(z), 0)", OKABE_ITO[1], "solid", 2.5),
-    "ce_naive": ("-log softmax([0, z])[0]", OKABE_ITO[3], "dot", 3),
+    "reference": ("exact (float64)", REFERENCE_GREY, "solid", 7),
+    "bce_logits": ("BCEWithLogitsLoss(z, 0)", OKABE_ITO[0], style_of(OKABE_ITO[0])[0], 2.5),
+    "ce_logits": ("CrossEntropyLoss([0, z], 0)", OKABE_ITO[2], style_of(OKABE_ITO[2])[0], 2.5),
+    "bce_naive": ("BCELoss(sigmoid(z), 0)", OKABE_ITO[1], style_of(OKABE_ITO[1])[0], 2.5),
+    "ce_naive": ("-log softmax([0, z])[0]", OKABE_ITO[3], style_of(OKABE_ITO[3])[0], 3),
 }
 SHORT = {  # the legend's names on a projector (two rows of legend at 1024 px, not three)
     "reference": "exact (float64)", "bce_logits": "BCEWithLogitsLoss", "ce_logits": "CrossEntropyLoss",
@@ -29,7 +32,7 @@ SHORT = {  # the legend's names on a projector (two rows of legend at 1024 px, n
 SHADES = {  # naive curve key in Sweep.regions: (legend name, fill colour, hatch or None)
     # the naive form's own colour, so a band reads as "this curve is wrong here"; BCELoss solid, the
     # softmax form hatched, so where both fail the two still show (and no third, unexplained colour)
-    "bce_naive": ("BCELoss(sigmoid) wrong", "rgba(213, 94, 0, 0.14)", None),
+    "bce_naive": ("BCELoss(sigmoid) wrong", "rgba(181, 80, 0, 0.14)", None),
     "ce_naive": ("-log softmax: inf or nan", "rgba(204, 121, 167, 0.07)",
                  dict(shape="/", fgcolor="rgba(204, 121, 167, 0.75)", size=9, solidity=0.22)),
 }
@@ -110,7 +113,6 @@ def logit_loss_figure(sweep, marks: dict[str, float], side_by_side: bool = False
             fig.add_trace(go.Scatter(x=z, y=_finite(getattr(curve, what)), mode="lines", name=name,
                                      legendgroup=key, showlegend=what == "loss",
                                      line=dict(color=colour, dash=dash, width=width),
-                                     opacity=0.9 if key != "reference" else 0.6,
                                      hovertemplate=f"{name}<br>z = %{{x:.4g}}<br>{title} = %{{y:.6g}}<extra></extra>"),
                           row=row, col=col)
         fig.update_yaxes(title_text=title, range=list(y_ranges[what]), row=row, col=col)
@@ -130,6 +132,32 @@ def logit_loss_figure(sweep, marks: dict[str, float], side_by_side: bool = False
     else:
         fig.update_xaxes(title_text="logit z given to the wrong class (the true class is 0)", row=2, col=1)
     return fig
+
+
+FAILS = {"inf": "inf", "nan": "nan", "clamped": "clamped", "zero_grad": "exactly 0"}  # Region.kind in words
+
+
+def summary_logit_loss(sweep) -> str:
+    """The headline's text alternative, from what it draws: every form's loss and dL/dz at the range's right end
+    (the confidently wrong side; inf or nan named from the sweep's regions, as the shading is), and where each
+    naive form fails (the shaded spans)."""
+    z_end = sweep.z[-1]
+
+    def value(key: str, what: str) -> str:
+        v = getattr(sweep.curves[key], what)[-1]
+        if v is not None and math.isfinite(v):
+            return f"{float(np.float32(v)):.4g}"  # float32: as the chart draws it
+        kind = next((r.kind for r in sweep.regions.get(key, ()) if r.quantity == what and r.lo <= z_end <= r.hi), "")
+        return FAILS.get(kind, "not finite")
+
+    at_end = "; ".join(f"{CURVES[k][0]}: loss {value(k, 'loss')}, dL/dz {value(k, 'grad')}"
+                       for k in CURVES if k in sweep.curves)
+    fails = [f"{CURVES[r.curve][0]} {'loss' if r.quantity == 'loss' else 'dL/dz'} {FAILS.get(r.kind, r.kind)} for "
+             f"z from {r.lo:.4g} to {r.hi:.4g}" for key in SHADES for r in sweep.regions.get(key, ())]
+    return (f"Chart of the loss and dL/dz (autograd) against the logit z of the wrong class (true class 0), z from "
+            f"{sweep.z[0]:g} to {z_end:g}, {sweep.dtype}. At z = {z_end:g}: {at_end}. "
+            + ("Shaded where a naive form fails: " + "; ".join(fails) + "." if fails else
+               "No form fails on this range."))
 
 
 def softmax_figure(sm) -> go.Figure:
@@ -174,7 +202,7 @@ def saturation_figure(s) -> go.Figure:
     fig.add_trace(go.Scatter(x=z, y=_finite(s.mse_grad), mode="lines", name="MSELoss(sigmoid(z), 0): 2σ(z)σ'(z)",
                              line=dict(color=OKABE_ITO[1], width=3, dash="dash")))
     if s.slow_from_z is not None:
-        fill = "rgba(213, 94, 0, 0.12)"
+        fill = "rgba(181, 80, 0, 0.12)"
         fig.add_vrect(x0=s.slow_from_z, x1=float(z[-1]), fillcolor=fill, line_width=0, layer="below")
         # the band's key: a legend entry with no points (a shape has none of its own)
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", fill="toself", fillcolor=fill,
@@ -205,7 +233,7 @@ def double_softmax_figure(d) -> go.Figure:
 
 # P(class 1) from blue (class 0) through white to vermillion (class 1)
 CLASSIFIER_HEIGHT = 460  # px, the decision regions and the curves beside them (the same, so they align)
-REGION_SCALE = [[0.0, "#0072B2"], [0.25, "#8CB8D9"], [0.5, "#F7F7F7"], [0.75, "#EBB08C"], [1.0, "#D55E00"]]
+REGION_SCALE = [[0.0, OKABE_ITO[0]], [0.25, "#8CB8D9"], [0.5, "#F7F7F7"], [0.75, "#EBB08C"], [1.0, OKABE_ITO[1]]]
 
 
 def region_figure(region, data: tuple, extent: tuple[float, float, float, float], trained: bool,
@@ -304,7 +332,7 @@ def history_figure(history: Sequence, epochs: int, accuracy_panel: bool = True,
         return [v if v is not None and v > 0 and math.isfinite(v) else None for v in vals]
 
     ep = np.asarray([s.epoch + 1 for s in history], dtype=np.float32)
-    for split, colour, dash in (("train", OKABE_ITO[0], "solid"), ("test", OKABE_ITO[4], "dash")):
+    for split, colour, dash in (("train", OKABE_ITO[0], TRAIN[0]), ("test", OKABE_ITO[4], TEST[0])):
         for row, what in ((1, "loss"), (2, "accuracy"))[:rows]:
             vals = [getattr(s, f"{split}_{what}") for s in history]
             if row == 1:
@@ -373,8 +401,8 @@ def _loss_lines(fig: go.Figure, z: list, exact: list, logits: list, logits_name:
                 naive_key: str) -> None:
     """The float64 loss (a wide pale band), the logit form on it and the naive form, keyed as on the page."""
     for values, (name, colour, dash, width), opacity in (
-            (exact, CURVES["reference"], 0.6), (logits, (logits_name,) + CURVES["bce_logits"][1:], 0.9),
-            (naive, CURVES[naive_key], 0.9)):
+            (exact, CURVES["reference"], 1.0), (logits, (logits_name,) + CURVES["bce_logits"][1:], 1.0),
+            (naive, CURVES[naive_key], 1.0)):
         fig.add_trace(go.Scatter(x=z, y=_finite(values), mode="lines", name=name, opacity=opacity,
                                  line=dict(color=colour, dash=dash, width=width),
                                  hovertemplate=f"{name}<br>z = %{{x:.6g}}<br>loss = %{{y:.6g}}<extra></extra>"))
@@ -423,7 +451,7 @@ def sigmoid_gap_answer_figure(a) -> go.Figure:
     orange = CURVES["bce_naive"][1]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=z, y=exact, mode="lines", name="exact (float64)",
-                             line=dict(color=CURVES["reference"][1], width=9), opacity=0.6,
+                             line=dict(color=CURVES["reference"][1], width=CURVES["reference"][3]),
                              hovertemplate="z = %{x:.6g}<br>exact 1 − σ(z) = %{y:.4g}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[v for v, g in zip(z, gap) if g > 0], y=[g for g in gap if g > 0], mode="lines",
                              line_shape="hv", name=f"{dtype}: 1 − σ(z)", line=dict(color=orange, width=3),
@@ -507,7 +535,7 @@ def mse_peak_answer_figure(a) -> go.Figure:
     z = s["z"]
     fig = go.Figure()
     if s["slow_from_z"] is not None:
-        fig.add_vrect(x0=s["slow_from_z"], x1=z[-1], fillcolor="rgba(213, 94, 0, 0.12)", line_width=0, layer="below")
+        fig.add_vrect(x0=s["slow_from_z"], x1=z[-1], fillcolor="rgba(181, 80, 0, 0.12)", line_width=0, layer="below")
         fig.add_annotation(x=0.99, y=0.05, xref="x domain", yref="y domain", xanchor="right", yanchor="bottom",
                            showarrow=False, font=NOTE, bgcolor=BOX, align="right",
                            text=f"MSE's < {100 * s['slow_ratio']:g}%<br>of cross-<br>entropy's")

@@ -90,6 +90,44 @@ def loss_figure(history: Sequence, epochs: int, final: bool, regression: bool = 
     return fig
 
 
+def _said(v: float) -> str:
+    """A value as the summaries say it: 4 significant digits as float32 (as the chart draws it), or why none."""
+    if v is None or not math.isfinite(v):
+        return "not finite (blew up)"
+    return f"{float(np.float32(v)):.4g}" if v > 0 else "exactly 0"
+
+
+def summary_loss(history: Sequence, regression: bool = False) -> str:
+    """The loss headline's text alternative: train and test loss at the first and the last snapshot drawn."""
+    what = "MSE" if regression else "BCE"
+    if not history:
+        return f"Chart of the train and test {what} loss against epoch: empty until you press Train."
+    first, last = history[0], history[-1]
+    text = (f"Chart of the train and test {what} loss against epoch, log scale. Train loss {_said(first.train_loss)} at "
+            f"epoch {first.epoch}, {_said(last.train_loss)} at epoch {last.epoch}; test loss {_said(first.test_loss)} "
+            f"at epoch {first.epoch}, {_said(last.test_loss)} at epoch {last.epoch}.")
+    if last.diverged:
+        d = last.divergence
+        text += f" The run blew up at epoch {d.epoch if d is not None else last.epoch}."
+    return text
+
+
+def summary_grad(history: Sequence) -> str:
+    """The gradient heat map's text alternative: the first (input-side) and the output layer's gradient norm at
+    the first and the last snapshot drawn."""
+    if not history:
+        return "Heat map of each layer's gradient norm against epoch: empty until you press Train."
+    first, last = history[0], history[-1]
+
+    def norm(v: float) -> str:
+        return "exactly 0" if v == 0 else f"{v:.2e}" if math.isfinite(v) else "inf or nan (overflow)"
+
+    return (f"Heat map of each layer's gradient norm ‖∂loss/∂W‖ against epoch, log colour scale. First layer: "
+            f"{norm(first.grad_norm[0])} at epoch {first.epoch}, {norm(last.grad_norm[0])} at epoch {last.epoch}; "
+            f"output layer: {norm(first.grad_norm[-1])} at epoch {first.epoch}, {norm(last.grad_norm[-1])} at epoch "
+            f"{last.epoch}.")
+
+
 def loss_range(history: Sequence) -> list[float]:
     """The log10 loss axis: always at least two decades under the first loss, so a loss that does not fall
     is drawn flat (a range fitted to 0.6925-0.6955 would make a 0.2% fall look like a plunge)."""

@@ -8,11 +8,19 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .common import ANSWER_HEIGHT, _base
+from .styles import style_of
 
 # --- L1 against MSE -------------------------------------------------------------------------------
 
 OUTLIER_COLOUR = "#000000"
 POINT_COLOUR = "#9E9E9E"
+
+
+def _look(colour: str, width: float, mode: str = "lines", size: int = 8, dash: bool = True) -> dict:
+    """A loss's line: its colour, and its own dash and marker (nnviz.figures.styles), the same on every figure."""
+    d, symbol = style_of(colour)
+    return dict(mode=mode, line=dict(color=colour, width=width, dash=d if dash else "solid"),
+                marker=dict(symbol=symbol, size=size, color=colour, line=dict(color="#ffffff", width=1)))
 
 
 def fit_figure(x: Sequence[float], y: Sequence[float], outlier: Sequence[bool], fits: Sequence, labels: dict,
@@ -33,9 +41,9 @@ def fit_figure(x: Sequence[float], y: Sequence[float], outlier: Sequence[bool], 
                                  line=dict(color="#555555", dash="dot", width=2)))
     for f in fits:
         fig.add_trace(go.Scatter(
-            x=[lo, hi], y=[f.slope * lo + f.intercept, f.slope * hi + f.intercept], mode="lines",
+            x=[lo, hi], y=[f.slope * lo + f.intercept, f.slope * hi + f.intercept],
             name=f"{labels[f.loss]} fit: y = {f.slope:.3f}x {'+' if f.intercept >= 0 else '−'} {abs(f.intercept):.3f}",
-            line=dict(color=colours[f.loss], width=3.5)))
+            **_look(colours[f.loss], 3.5, mode="lines+markers", size=12)))
     fig.update_xaxes(title_text="x (input, no unit)")
     fig.update_yaxes(title_text="y (target, no unit)")
     fig = _base(fig, height=480)  # legend above the plot area: it never covers a data point
@@ -43,15 +51,25 @@ def fit_figure(x: Sequence[float], y: Sequence[float], outlier: Sequence[bool], 
     return fig
 
 
+def summary_fit(fits: Sequence, labels: dict, outliers: int, points: int,
+                true_line: tuple[float, float] | None) -> str:
+    """The headline's text alternative: each loss's fitted line as the legend writes it (slope and intercept to 3
+    decimals), beside the clean line's slope."""
+    lines = "; ".join(f"{labels[f.loss]}: slope {f.slope:.3f}, intercept {f.intercept:.3f}" for f in fits)
+    clean = f" The clean points' line has slope {true_line[0]:g} and intercept {true_line[1]:g}." if true_line else ""
+    return (f"Chart of {points} data points, {outliers} of them outliers, with each loss's fitted line. "
+            f"{lines}.{clean}")
+
+
 def residual_figure(curves: dict, labels: dict, colours: dict, delta: float, beta: float) -> go.Figure:
     """Per-point loss rho(r) and its derivative, the force a residual exerts on the fit."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss of one point, ρ(r)", "its pull on the fit, dρ/dr"),
                         horizontal_spacing=0.1)
     for name, (r, rho, d) in curves.items():
-        fig.add_trace(go.Scatter(x=r, y=rho, name=labels[name], legendgroup=name,
-                                 line=dict(color=colours[name], width=3)), row=1, col=1)
-        fig.add_trace(go.Scatter(x=r, y=d, name=labels[name], legendgroup=name, showlegend=False,
-                                 line=dict(color=colours[name], width=3, dash="dash")), row=1, col=2)
+        look = _look(colours[name], 3)  # the same line in both panels: each loss told apart by its dash
+        fig.add_trace(go.Scatter(x=r, y=rho, name=labels[name], legendgroup=name, **look), row=1, col=1)
+        fig.add_trace(go.Scatter(x=r, y=d, name=labels[name], legendgroup=name, showlegend=False, **look),
+                      row=1, col=2)
     if "huber" in curves:
         for s in (-delta, delta):
             fig.add_vline(x=s, line=dict(color=colours["huber"], dash="dot", width=1))
@@ -140,8 +158,7 @@ def sweep_figure(counts: Sequence[int], slopes: dict, labels: dict, colours: dic
                              name=f"clean slope {clean_slope:g} (band: ±{hold:g}; dotted: ±{give_way:g})",
                              line=dict(color="#555555", dash="dash", width=2)))
     for n, ys in slopes.items():
-        fig.add_trace(go.Scatter(x=list(counts), y=ys, mode="lines+markers", name=labels[n],
-                                 line=dict(color=colours[n], width=3), marker=dict(size=7)))
+        fig.add_trace(go.Scatter(x=list(counts), y=ys, name=labels[n], **_look(colours[n], 3, "lines+markers", 8)))
     fig.add_vline(x=current, line=dict(color="#000000", width=1.5))
     fig.add_annotation(x=current, y=1, yref="paper", text="now", showarrow=False, yanchor="bottom",
                        xanchor="left", xshift=3)

@@ -9,11 +9,14 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from ..palette import OKABE_ITO
 from .common import ANSWER_HEIGHT, _base
+from .styles import TEST, TRAIN
 
 # --- Live linear regression ----------------------------------------------------------------------
 
-TRAIN_COLOUR, TEST_COLOUR, MODEL_COLOUR = "#0072B2", "#E69F00", "#D55E00"
+TRAIN_COLOUR, TEST_COLOUR, MODEL_COLOUR = OKABE_ITO[0], OKABE_ITO[4], OKABE_ITO[1]  # the shared palette's
+LOSS_DASH = {"train loss": TRAIN[0], "test loss": TEST[0]}  # train solid, test dashed: as on every page
 PANEL_HEIGHT = 362  # px: one panel of a two-panel chart (side by side, or stacked on a phone); in
 # presentation mode 10 % taller less what a lesson panel above reserves: on a 1024x768 projector the chart
 # must fit the first screen (page default: 346 px from y = 416) with >= 150 px of plot (tour step: 306 px)
@@ -128,6 +131,33 @@ def training_figure(bands: dict, epochs: int, data: tuple, true_line: tuple[floa
     return _loss_figure(bands, epochs, loss_range, points, earlier), _line_figure(data, true_line, line, trained)
 
 
+def _last(band: tuple) -> tuple[int, str] | None:
+    """(epoch, value as the summary says it) of a loss line's last point; a band's two edges as a range."""
+    x, upper, lower = band
+    if len(x) == 0:
+        return None
+    hi, lo = float(np.float32(upper[-1])), float(np.float32(lower[-1]))  # float32: as the chart draws it
+    return int(x[-1]), (f"{hi:.3g}" if f"{hi:.3g}" == f"{lo:.3g}" else f"between {lo:.3g} and {hi:.3g}")
+
+
+def summary_training(bands: dict, line: tuple[float, float], true_line: tuple[float, float],
+                     trained: bool, points: int = FINAL_POINTS) -> tuple[str, str]:
+    """The two training panels' text alternatives (training_figure's arguments), from what they draw: each loss
+    at the first and the last epoch drawn (the lines' ends), and the model's line against the true line."""
+    parts = []
+    for name in ("train loss", "test loss"):
+        band = decimate(*bands.get(name, ([], [], [])), points)
+        first, last = _last(tuple(v[:1] for v in band)), _last(band)
+        if first is not None and last is not None:
+            parts.append(f"{name} {first[1]} at epoch {first[0]}, {last[1]} at epoch {last[0]}")
+    loss = ("Chart of the train and test loss against epoch, log scale: " + "; ".join(parts) + "."
+            if parts else "Chart of the loss against epoch: empty until you press Train.")
+    w, b = line
+    model = (f"Chart of the data and the {'trained' if trained else 'untrained'} model's line y = {w:.4f}x + {b:.4f}, "
+             f"against the true line y = {true_line[0]:g}x + {true_line[1]:g}.")
+    return loss, model
+
+
 def _rgba(colour: str, alpha: float) -> str:
     r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
@@ -159,17 +189,18 @@ def _loss_figure(bands: dict, epochs: int, loss_range: tuple[float, float] | Non
         x, upper, lower = _ints(x), _positive(upper), _positive(lower)
         if same:
             fig.add_trace(go.Scatter(x=x, y=upper, name=name, mode="lines",
-                                     line=dict(color=colour, width=2.5)))
+                                     line=dict(color=colour, width=2.5, dash=LOSS_DASH[name])))
             continue
         # two phases: one band from the lower to the upper, under one legend entry (its swatch is the band)
         fig.add_trace(go.Scatter(x=x, y=lower, name=f"{name}, lower phase", mode="lines",
-                                 legendgroup=name, showlegend=False, line=dict(color=colour, width=1),
+                                 legendgroup=name, showlegend=False,
+                                 line=dict(color=colour, width=1.5, dash=LOSS_DASH[name]),
                                  hovertemplate=f"{name}, lower phase: %{{y:.3g}}<extra></extra>"))
         # told apart by more than colour where the two bands overlap: the test band hatched, the train band solid
         fill = (dict(fillcolor=_rgba(colour, 0.1), fillpattern=dict(shape="/", fgcolor=colour, size=7, solidity=0.3))
                 if name == "test loss" else dict(fillcolor=_rgba(colour, 0.3)))
         fig.add_trace(go.Scatter(x=x, y=upper, name=name, mode="lines", legendgroup=name, fill="tonexty",
-                                 line=dict(color=colour, width=1), **fill,
+                                 line=dict(color=colour, width=1.5, dash=LOSS_DASH[name]), **fill,
                                  hovertemplate=f"{name}, upper phase: %{{y:.3g}}<extra></extra>"))
     fig.update_xaxes(title_text="epoch", range=[0, last])
     fig.update_yaxes(title_text="loss (log scale)", type="log", exponentformat="power")

@@ -6,7 +6,10 @@ from typing import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from nnviz.palette import OKABE_ITO
+
 from .common import ANSWER_HEIGHT, _base
+from .styles import style_of
 
 # --- Vanishing gradients --------------------------------------------------------------------------
 
@@ -20,6 +23,19 @@ def _legend_entry(fig: go.Figure, s, line: dict, marker: dict | None = None, **w
     same legend group): "sigmoid · Xavier", so the init is named on the figure."""
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines+markers" if marker else "lines", name=line_name(s),
                              legendgroup=s.act, line=line, marker=marker or {}, hoverinfo="skip"), **where)
+
+
+def _look(colour: str, width: float, size: int = 7) -> tuple[dict, dict]:
+    """(line, marker) of an activation's line: its colour, and its own dash and marker (nnviz.figures.styles),
+    the same as on the activation page."""
+    dash, symbol = style_of(colour)
+    return (dict(color=colour, width=width, dash=dash),
+            dict(symbol=symbol, size=size, color=colour, line=dict(color="#ffffff", width=1)))
+
+
+THEORY_WIDTH = 9  # px: the theory's pale band (a decoration) ...
+THEORY_ALPHA = 0.25
+THEORY_LINE = dict(width=2, dash="dot")  # ... and, on it, a dotted line in the activation's colour (>= 3:1 on white)
 
 
 def _log_range(values: Sequence[float]) -> tuple[float, float]:
@@ -76,14 +92,20 @@ def depth_figure(sweeps: Sequence, colours: dict, dtype: str, depth: int | None 
     theory_shown = False
     for s in sweeps:
         c = colours[s.act]
+        line, marker = _look(c, 2.5)
         name = line_name(s)
         p = s.prediction
         if p is not None and p.reliable_to >= 2:
             keep = [(k, v) for k, v in enumerate(p.values[:p.reliable_to], start=1) if floor <= v <= ceil]
             if keep:
-                fig.add_trace(go.Scatter(
-                    x=[k for k, _ in keep], y=[v for _, v in keep], mode="lines", name=f"{s.act}: theory",
-                    legendgroup="theory", showlegend=False, line=dict(color=c, width=9), opacity=0.3,
+                xs, ys = [k for k, _ in keep], [v for _, v in keep]
+                fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{s.act}: theory band", legendgroup="theory",
+                                         showlegend=False, line=dict(color=c, width=THEORY_WIDTH), opacity=THEORY_ALPHA,
+                                         hoverinfo="skip"))
+                fig.add_trace(go.Scatter(  # its activation's marker, hollow and sparse: not told apart by colour alone
+                    x=xs, y=ys, mode="lines+markers", name=f"{s.act}: theory", legendgroup="theory", showlegend=False,
+                    line=dict(color=c, **THEORY_LINE), marker=dict(symbol=marker["symbol"] + "-open", size=8, color=c,
+                                                                   maxdisplayed=6),
                     hovertemplate=f"{name}, theory at depth %{{x}}: %{{y:.3e}}<extra></extra>"))
                 theory_shown = True
         ok = [(d, m, min(r), max(r)) for d, m, r in zip(s.depths, s.first_mean, s.first)
@@ -93,13 +115,13 @@ def depth_figure(sweeps: Sequence, colours: dict, dtype: str, depth: int | None 
             fig.add_trace(go.Scatter(x=d + d[::-1], y=mx + mn[::-1], fill="toself", fillcolor=c, opacity=0.18,
                                      line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=s.act))
             fig.add_trace(go.Scatter(x=d, y=m, mode="lines+markers", name=s.act, legendgroup=s.act, showlegend=False,
-                                     line=dict(color=c, width=2.5), marker=dict(size=7),
+                                     line=line, marker=marker,
                                      hovertemplate=f"{name}, depth %{{x}}: %{{y:.3e}}<extra></extra>"))
-        _legend_entry(fig, s, dict(color=c, width=2.5), dict(size=7, color=c))
+        _legend_entry(fig, s, line, marker)
         _marks(fig, s.depths, s.first_mean, c, s.act, floor, ceil, dtype, label=name)
     if theory_shown:  # one legend entry for every theory line (each in its activation's colour)
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="theory", legendgroup="theory",
-                                 line=dict(color="#888888", width=9), opacity=0.4, hoverinfo="skip"))
+                                 line=dict(color="#555555", **THEORY_LINE), hoverinfo="skip"))
     _float32_floor(fig, lo, dtype)
     if depth is not None:
         fig.add_vline(x=depth, line=dict(color="#444", width=1.5, dash="dot"))
@@ -114,6 +136,30 @@ def depth_figure(sweeps: Sequence, colours: dict, dtype: str, depth: int | None 
     return fig
 
 
+def _value(v: float, dtype: str) -> str:
+    """A gradient norm as the summary says it: 3 significant digits, or why there is no number."""
+    if v == 0.0:
+        return f"exactly 0 ({dtype} underflow)"
+    if v != v or v == float("inf"):
+        return f"overflow ({dtype})"
+    return f"{v:.2e}"
+
+
+def summary_depth(sweeps: Sequence, dtype: str, seeds: int) -> str:
+    """The headline's text alternative: for each line, the first layer's gradient norm at depth 1 and at the
+    deepest depth drawn (the geometric mean over the seeds, as the line's points), and their ratio."""
+    if not sweeps:
+        return "Chart of the first layer's gradient against depth: no activation chosen."
+    deepest = max(sweeps[0].depths)
+    parts = []
+    for s in sweeps:
+        one, deep = s.first_mean[s.depths.index(1)], s.first_mean[s.depths.index(deepest)]
+        ratio = (f" (× {deep / one:.1e})" if 0 < one < float("inf") and 0 < deep < float("inf") else "")
+        parts.append(f"{line_name(s)} {_value(one, dtype)} at depth 1, {_value(deep, dtype)} at depth {deepest}{ratio}")
+    return (f"Chart of the first layer's weight-gradient norm against depth, log scale, geometric mean over {seeds} "
+            f"networks, {dtype}. First-layer gradient, depth 1 and depth {deepest}: " + "; ".join(parts) + ".")
+
+
 def profile_figure(sweeps: Sequence, colours: dict, depth: int, dtype: str) -> go.Figure:
     """Each layer's weight-gradient norm at one depth, read from the output back to the input."""
     fig = go.Figure()
@@ -123,12 +169,13 @@ def profile_figure(sweeps: Sequence, colours: dict, depth: int, dtype: str) -> g
     layers = list(range(1, depth + 1))
     for s in sweeps:
         c = colours[s.act]
+        line, marker = _look(c, 3)
         ok = [(layer, v) for layer, v in zip(layers, s.profile_mean) if 0 < v < float("inf")]
         if ok:
             fig.add_trace(go.Scatter(x=[k for k, _ in ok], y=[v for _, v in ok], mode="lines+markers",
-                                     name=s.act, legendgroup=s.act, line=dict(color=c, width=3), showlegend=False,
+                                     name=s.act, legendgroup=s.act, line=line, marker=marker, showlegend=False,
                                      hovertemplate=f"{line_name(s)}, layer %{{x}}: %{{y:.3e}}<extra></extra>"))
-        _legend_entry(fig, s, dict(color=c, width=3), dict(color=c))
+        _legend_entry(fig, s, line, marker)
         _marks(fig, layers, s.profile_mean, c, s.act, floor, ceil, dtype, label=line_name(s))
     _float32_floor(fig, lo, dtype)
     fig.update_yaxes(type="log", range=[lo, hi], title_text="‖∂loss/∂Wₗ‖", exponentformat="power")
@@ -176,11 +223,13 @@ def stats_figure(sweeps: Sequence, colours: dict, threshold: float) -> go.Figure
         "mean |f'(z)| in each layer", f"share of units with |f'(z)| < {threshold:g}"))
     for s in sweeps:
         layers = list(range(1, len(s.stats["dact_mean"]) + 1))
+        line, marker = _look(colours[s.act], 3)
+        marker = dict(marker, maxdisplayed=8)  # a few of its symbols along each line
         fig.add_trace(go.Scatter(x=layers, y=s.stats["dact_mean"], name=s.act, legendgroup=s.act, showlegend=False,
-                                 line=dict(color=colours[s.act], width=3)), row=1, col=1)
-        _legend_entry(fig, s, dict(color=colours[s.act], width=3), row=1, col=1)
+                                 mode="lines+markers", line=line, marker=marker), row=1, col=1)
+        _legend_entry(fig, s, line, marker, row=1, col=1)
         fig.add_trace(go.Scatter(x=layers, y=[100 * v for v in s.stats["saturated"]], name=s.act, legendgroup=s.act,
-                                 showlegend=False, line=dict(color=colours[s.act], width=3)), row=1, col=2)
+                                 showlegend=False, mode="lines+markers", line=line, marker=marker), row=1, col=2)
     fig.update_xaxes(title_text="layer l (1 = input side)")
     fig.update_yaxes(title_text="mean |f'(z)|", row=1, col=1, rangemode="tozero")
     fig.update_yaxes(title_text="% of units", row=1, col=2, range=[0, 100])
@@ -247,8 +296,8 @@ def _stack_figure(answer, per_layer: bool) -> go.Figure:
     return fig
 
 
-RELU_STYLE = {"default": ("#D55E00", "dot", "circle"), "xavier_normal": ("#CC79A7", "dash", "square"),
-              "kaiming_normal": ("#009E73", "solid", "diamond")}  # colour, dash, marker: told apart without colour
+RELU_STYLE = {"default": (OKABE_ITO[1], "dot", "circle"), "xavier_normal": (OKABE_ITO[3], "dash", "square"),
+              "kaiming_normal": (OKABE_ITO[2], "solid", "diamond")}  # colour, dash, marker: told apart without colour
 
 
 def relu_inits_figure(answer) -> go.Figure:
