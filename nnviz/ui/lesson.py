@@ -42,6 +42,67 @@ HEAD_PX, LINE_PX, CHARS_PER_LINE = 20, 35, 88  # the tour: its header row and ea
 VERDICT_PX, ALERT_CHARS_PER_LINE = 130, 78
 OFFER_PX = 110  # a step's own control (a slider or a select with its label) under the tour panel  # an answered question's panel, with a one-line verdict
 
+ASK_LIST = "ask_list"  # the key of the "Predict first" expander in the lesson bar (with the open question's id after it)
+# The question buttons read as a list: their text left-aligned, one per line, under the expander's label.
+_ASK_LIST_CSS = """<style class="nnviz-css">
+[data-testid="stElementContainer"]:has(> [data-testid="stHtml"] > style.nnviz-css) { display: none; }
+[class*="st-key-ask_list"] [data-testid="stButton"] button { justify-content: flex-start; text-align: left; }
+[class*="st-key-ask_list"] [data-testid="stButton"] button [data-testid="stMarkdownContainer"] p { text-align: left; }
+</style>"""
+# On a projector the list's closed label is as slim as the bar's buttons (the headline figure keeps BAR_PX).
+_ASK_LIST_PRESENT_CSS = """<style class="nnviz-css">
+[class*="st-key-ask_list"] summary { min-height: 0; }
+</style>"""
+# Focus follows the question (WCAG 2.4.3): when a question opens, its guess box takes the focus (a text box, or
+# the choice already picked, else the first); after a commit the verdict does, so a keyboard or screen-reader user
+# lands on the answer, not at the top of the page. Fixed scripts: only the question's id (one of nnviz.lessons'
+# ids, checked) goes in, so a new question's script differs from the last one's and Streamlit runs it again.
+_FOCUS_JS = """<style>[data-testid="stElementContainer"]:has(.nnviz-focus) { display: none; }</style>
+<script class="nnviz-focus">
+(() => {
+  const question = "%s", target = "%s";  // the question's id; "guess" or "verdict"
+  const find = () => {
+    const panel = document.querySelector(".st-key-question_panel");
+    if (!panel) return null;
+    if (target === "guess") {
+      const form = panel.querySelector("[data-testid='stForm']");
+      return form && (form.querySelector("input:checked") || form.querySelector("input, textarea"));
+    }
+    const alert = panel.querySelector("[data-testid='stAlertContainer']");
+    if (alert && !alert.hasAttribute("tabindex")) alert.setAttribute("tabindex", "-1");
+    return alert;
+  };
+  let tries = 0;
+  const go = () => {
+    const el = find();
+    if (el) { if (document.activeElement !== el) el.focus(); return; }
+    if (++tries < 60) setTimeout(go, 50);
+  };
+  go();
+})();
+</script>"""
+
+# A tour step that replaced the button a keyboard user pressed ("Guided tour", or Next on the last step, now
+# disabled) leaves the focus nowhere: once the run is over, Next takes it (Back on the last step), so Enter
+# steps on. A focus a click or a question's guess box holds is left alone. Fixed: only the step number goes in.
+_TOUR_FOCUS_JS = """<style>[data-testid="stElementContainer"]:has(.nnviz-focus) { display: none; }</style>
+<script class="nnviz-focus">
+(() => {
+  const step = %d;  // a new step, a new script: Streamlit runs it again
+  let tries = 0, idles = 0;
+  const go = () => {
+    const idle = document.querySelector("[data-testid='stApp'][data-test-script-state='notRunning']");
+    idles = idle ? idles + 1 : 0;
+    if (idles < 3) { if (++tries < 200) setTimeout(go, 50); return; }  // the run's stale elements are gone
+    if (document.activeElement && document.activeElement !== document.body) return;
+    const next = document.querySelector(".st-key-tour_next button");
+    const el = next && !next.disabled ? next : document.querySelector(".st-key-tour_prev button");
+    if (el && !el.disabled) el.focus();
+  };
+  setTimeout(go, 50);
+})();
+</script>"""
+
 
 def _specs(page: str) -> dict[str, Any]:
     """Every control of the page a reset returns to its default: its core specs (nnviz.lessons) and the
@@ -236,14 +297,22 @@ def _bar(lesson: Lesson) -> None:
             st.button(f"Guided tour ({len(steps)} steps)", icon=":material/school:", key="tour_start",
                       on_click=_go, args=(lesson.page, None, 1))
         if questions:
-            with st.popover(f"Predict first ({len(questions)} questions)", icon=":material/quiz:"):
-                for i, q in enumerate(questions, 1):
-                    st.button(q.prompt, key=f"ask_{q.id}", on_click=_go, args=(lesson.page, q.id, None),
-                              type="tertiary", icon=":material/help:" if q.id not in _guesses() else
-                              ":material/check_circle:")
+            _question_list(lesson, questions)
         _link_popover(lesson, "Link to this view")
         _reset_button(lesson, "Reset to defaults")
     reserve(BAR_PX)
+
+
+def _question_list(lesson: Lesson, questions: list[Ls.Question]) -> None:
+    """"Predict first": the page's questions in an expander in the lesson bar, in reading order (a popover put
+    them at the end of the page, 42-80 Tab stops away). A new question gets a fresh, closed list (the expander's
+    key names it): the question's panel, not the list, is what follows the bar."""
+    key = f"{ASK_LIST}_{lesson.question}" if lesson.question else ASK_LIST
+    with st.expander(f"Predict first ({len(questions)} questions)", icon=":material/quiz:", key=key):
+        st.html(_ASK_LIST_CSS + (_ASK_LIST_PRESENT_CSS if presenting() else ""))
+        for q in questions:
+            st.button(q.prompt, key=f"ask_{q.id}", on_click=_go, args=(lesson.page, q.id, None), type="tertiary",
+                      icon=":material/help:" if q.id not in _guesses() else ":material/check_circle:")
 
 
 def _end_tour(page: str, step: int) -> None:
@@ -288,12 +357,20 @@ def _tour_panel(lesson: Lesson) -> None:
                 st.container(key="tour_text").markdown(step.text)
         else:
             st.container(key="tour_text").markdown(step.text)
+    st.html(_TOUR_FOCUS_JS % lesson.step, unsafe_allow_javascript=True)
     lines = 1 if said else math.ceil(len(step.text) / CHARS_PER_LINE)
     reserve(HEAD_PX + LINE_PX * lines)
 
 
 def _guesses() -> dict[str, Any]:
     return st.session_state.setdefault(_GUESSES, {})
+
+
+def _focus(box: Any, qid: str, target: str) -> None:
+    """Move the focus to the question's guess box or verdict (_FOCUS_JS) once they are drawn."""
+    if not re.fullmatch(r"[a-z0-9-]+", qid):  # ids are nnviz.lessons' own: nothing else reaches the script
+        return
+    box.html(_FOCUS_JS % (qid, target), unsafe_allow_javascript=True)
 
 
 def _commit(question: Ls.Question) -> None:
@@ -354,12 +431,14 @@ def _ask(lesson: Lesson) -> bool:
         if lesson.step is None:
             box.button("Close the question", icon=":material/close:", key="question_close", type="tertiary",
                        on_click=_close, args=(lesson.page,))
+        _focus(box, q.id, "guess")
         return False
     settings = _current(lesson.page)
     try:
         verdict = q.judge(guess, settings)
     except ValueError as e:
         box.info(f"At the settings on screen this question has no answer ({e}).")
+        _focus(box, q.id, "verdict")
         return True
     show = box.success if verdict.close else box.info
     icon = ":material/check:" if verdict.close else ":material/close:"
@@ -385,6 +464,7 @@ def _ask(lesson: Lesson) -> bool:
     if lesson.step is None:
         row.button("Close the question", icon=":material/close:", key="question_close", type="tertiary",
                    on_click=_close, args=(lesson.page,))
+    _focus(box, q.id, "verdict")
     fig = answer_figure(q.id, q.answer(settings))  # the chart that shows the answer, its value written on it
     if fig is not None:
         show_figure(fig, key="answer_chart", headline=True)
