@@ -27,8 +27,11 @@ def _open(browser, url: str, content: str, width: int = 1400, height: int = 1100
 
 def _assert_full_app(page, errors):
     assert page.locator("[data-testid='stTopNavLink']").count() >= 2, "page navigation missing"
-    assert page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.is_visible(), \
-        "the sidebar's device picker is missing"
+    sidebar = page.locator("[data-testid='stSidebar']")
+    picker = sidebar.locator("[data-testid='stSelectbox']")
+    assert picker.count() >= 1, "the sidebar's device picker is missing"
+    # a closed sidebar (presentation mode opens with it closed) keeps its controls out of sight and out of the Tab order
+    assert picker.first.is_visible() == (sidebar.get_attribute("data-collapsed") != "true"), "the picker's visibility"
     assert page.locator("[data-testid='stException']").count() == 0, page.locator(
         "[data-testid='stException']").first.inner_text()
     assert not errors, errors
@@ -121,7 +124,7 @@ def test_regression_trains_the_default_run_from_a_deep_link(browser):
     server = Server()  # cold: the deep link is the first thing this server sees
     try:
         page, errors = _open(browser, server.url + "/regression?lr=0.01&epochs=1000", "[data-testid='stPlotlyChart']")
-        page.locator("[data-testid='stButton'] button", has_text="Train").first.click()
+        page.locator(".st-key-train button").first.click()
         page.wait_for_selector("[data-testid='stAlert']:has-text('Trained 1000 epochs')", timeout=60_000)
         wait_idle(page)
         _assert_full_app(page, errors)
@@ -140,7 +143,7 @@ def test_regression_trains_the_default_run_from_a_deep_link(browser):
 
 def test_stop_interrupts_a_running_training(browser, server):
     page, errors = _open(browser, server.url + "/regression?slow=true&epochs=2000", "[data-testid='stPlotlyChart']")
-    page.locator("[data-testid='stButton'] button", has_text="Train").first.click()
+    page.locator(".st-key-train button").first.click()
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='running']", timeout=30_000)
     page.wait_for_timeout(1500)  # slow motion: a 2000-epoch run takes about 5 s
     page.locator("[data-testid='stMain'] [data-testid='stButton'] button", has_text="Stop").first.click()

@@ -11,7 +11,7 @@ MIN_PANEL = 150  # px of plot area (plotly's drag rectangle) of every panel on t
 
 
 def _train(page) -> None:
-    page.locator("[data-testid='stMain'] [data-testid='stButton'] button", has_text="Train").first.click()
+    page.locator(".st-key-train_deep button").first.click()
     page.wait_for_selector("[data-testid='stMain'] :text('The network')", timeout=120_000)  # the verdict
     wait_idle(page, timeout=120_000)
     page.wait_for_timeout(800)  # plotly's layout pass

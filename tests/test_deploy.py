@@ -228,7 +228,7 @@ def test_every_page_loads_through_nginx(browser, stack, tmp_path):
 def test_train_through_nginx_gives_the_classic_run(browser, stack):
     ctx = _student(browser)
     page, errors, _ = _open(ctx, stack.url + "/regression?lr=0.01&epochs=1000")
-    page.locator("[data-testid='stButton'] button", has_text="Train").first.click()
+    page.locator(".st-key-train button").first.click()
     page.wait_for_selector("[data-testid='stAlert']:has-text('Trained 1000 epochs')", timeout=60_000)
     wait_idle(page)
     _assert_full_app(page, errors)

@@ -112,7 +112,7 @@ def test_a_pages_seed_stays_on_its_page(browser, server):
     assert "init_seed" not in keys and "seed" not in keys, page.url
     seed = page.locator("[data-testid='stNumberInput']", has_text="Seed").locator("input")
     assert seed.input_value() == "42"
-    page.locator("[data-testid='stMain'] [data-testid='stButton'] button", has_text="Train").first.click()
+    page.locator(".st-key-train button").first.click()
     page.wait_for_selector(f"{ALERT}:has-text('Trained 1000 epochs')", timeout=60_000)
     wait_idle(page)
     _assert_whole_page(page)
