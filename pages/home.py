@@ -13,9 +13,11 @@ st.markdown(
     "a link reopens the same experiment. Each page can also show the few lines of plain PyTorch "
     "that reproduce it."
 )
-join_form()  # a student types the class code from the projector; the teacher's join card
+join_form(top=True)  # a class's teacher: the join card for the projector
 for p in PAGES:
     with st.container(border=True):
         st.page_link(p.path, label=p.title, icon=p.icon)
         st.caption(p.summary)
-st.caption("For a classroom projector, switch on **Presentation mode** in the sidebar.")
+join_form(top=False)  # a student types the class code from the projector
+st.caption("For a classroom projector, switch on **Presentation mode** in the sidebar; **Start a class** there lets "
+           "the students follow your steps and answer your questions together.")

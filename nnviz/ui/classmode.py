@@ -461,11 +461,13 @@ def _follow_bar() -> None:
             st.rerun(scope="app")
 
 
-def join_form() -> None:
-    """The home page: join a class by its code (the teacher's join card on the home page instead)."""
+def join_form(top: bool) -> None:
+    """The home page's class part: at the top, the teacher's join card; at the bottom (under the pages, which
+    come first for a student on their own), the form that joins a class by its code."""
     m = member()
-    if m is not None and m.teacher:
-        join_card(big=True)
+    if top:
+        if m is not None and m.teacher:
+            join_card(big=True)
         return
     if m is not None:
         return
