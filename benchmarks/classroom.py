@@ -46,8 +46,10 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -225,6 +227,21 @@ class Nginx:
                 up = line.split("upstream=", 1)[1].split()[0]
                 count[up] = count.get(up, 0) + 1
         return count
+
+
+@contextmanager
+def environ(env: dict[str, str]) -> Iterator[None]:
+    """os.environ with `env` on top while the block runs (the servers started in it inherit it), then as it was."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def free_port_taken(port: int) -> bool:
@@ -512,16 +529,8 @@ def flood_main(args) -> int:
                 log = Path(tmp) / "runs.log"
                 env = {"NNVIZ_RUN_LOG": str(log), "STREAMLIT_RUNNER_FAST_RERUNS": fast, "NNVIZ_WARM": "0",
                        "NNVIZ_PACE": pace}
-                saved = {k: os.environ.get(k) for k in env}
-                os.environ.update(env)  # tests/browser.py's Server passes its environment on
-                try:
+                with environ(env):  # tests/browser.py's Server passes its environment on
                     server = Server()
-                finally:
-                    for k, v in saved.items():
-                        if v is None:
-                            os.environ.pop(k, None)
-                        else:
-                            os.environ[k] = v
                 try:
                     res = asyncio.run(flood_scenario(f, server.url, server.proc.pid, log, args.flood, args.cap))
                 finally:
@@ -953,16 +962,8 @@ def follow_main(args) -> int:
     for n in sizes:
         tmp = tempfile.mkdtemp(prefix="nnviz-follow.")
         env = {"NNVIZ_CLASS_STORE": f"sqlite:{tmp}/classes.sqlite3", "NNVIZ_WARM": os.environ.get("NNVIZ_WARM", "0")}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)  # the servers (tests/browser.py's Server passes its environment on) and this store
-        try:
+        with environ(env):  # the servers (tests/browser.py's Server passes its environment on) and this store
             server = Server() if args.processes == 1 else Nginx(args.processes)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         pids = [server.proc.pid] if args.processes == 1 else server.pids
         store = open_store(env["NNVIZ_CLASS_STORE"])
         res = FollowResult(n, args.processes)
