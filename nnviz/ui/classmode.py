@@ -212,17 +212,13 @@ def _end() -> None:
             pass  # gone already
         except STORE_ERRORS:
             return  # keep the class: the teacher can press End again
-    st.session_state.pop(MEMBER, None)
-    if CLASS in st.query_params:
-        del st.query_params[CLASS]
+    _leave()
     _set_cookie(TEACHER_COOKIE, None)
 
 
 def _quit() -> None:
     """A student's "Leave the class"."""
-    st.session_state.pop(MEMBER, None)
-    if CLASS in st.query_params:
-        del st.query_params[CLASS]
+    _leave()
 
 
 def _set_following(on: bool) -> None:
@@ -397,8 +393,8 @@ def join_card(big: bool = False) -> None:
         st.image(_qr_svg(link), width=260 if big else 170, alt=f"QR code of the join link {link}")
         with st.container():
             st.markdown(f"Join the class at {inert(link, 200)}")  # the address comes from the browser
-            st.markdown(f"or type the code on the home page: <span style='font-size:1.9em;font-weight:700;"
-                        f"letter-spacing:0.06em;white-space:nowrap'>{format_code(m.code)}</span>", unsafe_allow_html=True)
+            st.markdown("or type the code on the home page:")
+            st.header(format_code(m.code), anchor=False)  # large, as text: no HTML
             if not big:
                 st.button("Hide the join card", icon=":material/visibility_off:", key="class_join_hide",
                           on_click=_toggle_join, type="tertiary")
