@@ -142,12 +142,23 @@ class NumberListSpec:
         count = (f"{self.min_len} to {self.max_len}" if self.min_len != self.max_len else f"{self.min_len}")
         return f"expected {count} {kind} between {self.min:g} and {self.max:g}, separated by commas"
 
+    @property
+    def max_chars(self) -> int:
+        """The longest text the box (and a link) may hold: max_len numbers of the longest legal form, each
+        with a separator and room to spare. A float's repr is at most 24 characters ("-1.2345678901234567e-05");
+        a whole number needs its digits and a sign. Also the widget's max_chars."""
+        width = max(len(str(int(self.min))), len(str(int(self.max)))) + 1 if self.integer else 24
+        return max(self.max_len, 1) * (width + 4)
+
     def split(self, raw: Sequence[str]) -> list[str]:
         """The items of a raw value: repeated values and commas both separate; blanks are dropped
         (an empty text box is an empty list)."""
         return [part.strip() for r in raw for part in r.split(",") if part.strip()]
 
     def parse(self, raw: Sequence[str]) -> tuple[float, ...] | tuple[int, ...]:
+        # the length first, before any splitting: a 21 MB text over the websocket or in a link costs nothing more
+        if sum(len(r) + 1 for r in raw) - 1 > self.max_chars:  # the repeated values as one comma-separated text
+            raise BadValue(f"{self.expected()}, at most {self.max_chars} characters in all")
         items = self.split(raw)
         if not self.min_len <= len(items) <= self.max_len:
             raise BadValue(self.expected())

@@ -29,6 +29,7 @@ from .controls import MultiChoiceSpec, Spec
 
 PAGES = ("activations", "losses", "vanishing", "regression", "logits", "deep")  # page file stems under pages/
 KINDS = ("number", "log10", "choice")  # a float guess, an order-of-magnitude guess, one of `choices`
+GUESS_CHARS = 40  # the longest guess a student types (the box's max_chars): "-1.2345678901234567e-05" is 23
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")  # URL-safe: a link opens a page at ?q=<id>
 
 
@@ -178,6 +179,8 @@ class Question:
             if text not in self.choices:
                 raise ValueError("pick one of the choices")
             return text
+        if len(str(text)) > GUESS_CHARS:  # before any other work (the box's max_chars stops a browser)
+            raise ValueError(f"type at most {GUESS_CHARS} characters")
         t = str(text).strip().replace("−", "-").replace(" ", "")
         if self.unit == "%":
             t = t.removesuffix("%")

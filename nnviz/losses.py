@@ -41,7 +41,8 @@ LOSSES: dict[str, LossEntry] = {
 }
 
 # Controls: one definition of their bounds, for the widgets and the URL check.
-LOSS = MultiChoiceSpec("Losses to fit", tuple(LOSSES), ("l1", "mse"))
+# max_selections: every loss once at most (a selection sent with repeats or more entries is refused, issue 22)
+LOSS = MultiChoiceSpec("Losses to fit", tuple(LOSSES), ("l1", "mse"), max_selections=len(LOSSES))
 # The defaults are the lesson: 3 outliers about 15 below the line drag the MSE slope more than 0.3
 # from the clean 0.5 while the L1 slope stays within 0.05 of it, for every seed from 0 to 19 (tested),
 # not just the default one.

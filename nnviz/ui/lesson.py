@@ -420,7 +420,8 @@ def _ask(lesson: Lesson) -> bool:
                 st.radio("Your prediction", q.choices, index=None, key=f"guess_{q.id}", horizontal=True)
             else:
                 hint = "a power of ten, such as 1e-3 or 10^-3" if q.kind == "log10" else "a number"
-                st.text_input(f"Your prediction ({hint}{', in ' + q.unit if q.unit else ''})", key=f"guess_{q.id}")
+                st.text_input(f"Your prediction ({hint}{', in ' + q.unit if q.unit else ''})", key=f"guess_{q.id}",
+                              max_chars=Ls.GUESS_CHARS)
             st.form_submit_button("Commit my guess", type="primary", icon=":material/lock:", on_click=_commit,
                                   args=(q,))
         error = st.session_state.get(_ERROR, {}).get(q.id)

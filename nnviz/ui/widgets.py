@@ -103,8 +103,32 @@ def select(spec: ChoiceSpec, key: str, where: Any = st, **kwargs: Any) -> str:
     return value
 
 
+def _sent(key: str, spec: MultiChoiceSpec) -> bool:
+    """A selection sent over the websocket that the spec refuses - a choice repeated, an unknown entry, more
+    than max_selections: no browser sends one, a hand-made client may (5,000 repeats of one loss took 28.5 s
+    of one rerun, issue 22) - is replaced by what can be kept of it (else the default), with a notice, before
+    the widget or the page reads it. Streamlit 1.67 keeps a multiselect's sent value in st.session_state as
+    the option strings, unknown ones and repeats as sent, and raises for more than max_selections."""
+    value = st.session_state.get(key)
+    if not isinstance(value, list):
+        return False
+    try:
+        why = "a choice is repeated" if spec.parse(value) != value else None
+    except BadValue as e:
+        why = str(e)
+    if why is None:
+        return False
+    keep = spec.usable(value) or list(spec.default)
+    st.session_state[key] = keep
+    notice(f"{spec.label}: the selection sent ({len(value)} entries) could not be used ({why}); using "
+           f"{inert(_fmt(keep))}.")
+    return True
+
+
 def multiselect(spec: MultiChoiceSpec, key: str, where: Any = st, **kwargs: Any) -> list[str]:
     raw = _raw(key, spec)
+    if _sent(key, spec):
+        raw = None  # the notice said what is used; the link's old value is replaced with it
     value = where.multiselect(spec.label, spec.choices, default=list(spec.default), key=key,
                               max_selections=spec.max_selections, help=spec.help or None,
                               bind="query-params", **kwargs)
@@ -132,12 +156,14 @@ def number(spec: FloatSpec | IntSpec, key: str, where: Any = st, fmt: str | None
 def numbers(spec: NumberListSpec, key: str, where: Any = st, **kwargs: Any) -> tuple:
     """A short list of numbers typed in one text box ("2, 1, 0.1"). A link may give them repeated
     (`?k=2&k=1&k=0.1`) or comma-separated; either way the URL then holds the box's one text. Text
-    the spec rejects, typed or linked, gets a notice and the default list."""
+    the spec rejects, typed or linked, gets a notice and the default list. The box takes spec.max_chars: a
+    browser cannot type more, Streamlit 1.67 cuts a longer value sent over the websocket to that length, and
+    the spec refuses a longer link before splitting it."""
     raw = _raw(key, spec)
     if raw is not None and len(raw) > 1:  # repeated values: the box holds them as one text
         _forget(key, [spec.text(spec.parse(raw))])
     value = where.text_input(spec.label, spec.text(spec.default), key=key, help=spec.help or None,
-                             bind="query-params", **kwargs)
+                             max_chars=spec.max_chars, bind="query-params", **kwargs)
     try:
         return spec.parse([value])
     except BadValue as e:
