@@ -5,17 +5,32 @@ same template through the official nginx image instead. Standard library only.
 
     python deploy/render_nginx.py --run-dir DIR --listen 127.0.0.1:8080 \
         --backend 127.0.0.1:8601 --backend 127.0.0.1:8602 > DIR/nginx.conf
+
+The affinity secret (see the template's upstream block) is --affinity-secret, else the environment's
+NNVIZ_AFFINITY_SECRET, else a fresh random one: each start of the one-box recipe gets its own (its app
+processes start afresh too, so no student loses a session to the new mapping).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import re
+import secrets
 import sys
 from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parent / "nginx" / "nnviz.conf.template"
-PLACEHOLDERS = ("NNVIZ_LISTEN", "NNVIZ_UPSTREAM", "NNVIZ_ACCESS_LOG")
+PLACEHOLDERS = ("NNVIZ_LISTEN", "NNVIZ_UPSTREAM", "NNVIZ_ACCESS_LOG", "NNVIZ_AFFINITY_SECRET")
+# The secret sits inside a quoted nginx string: letters, digits, '_' and '-' only (no quote, `$`, `;`)
+SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]{16,256}")
+
+
+def affinity_secret(given: str | None = None) -> str:
+    """The given secret (checked), else NNVIZ_AFFINITY_SECRET, else 128 random bits from os.urandom."""
+    secret = given or os.environ.get("NNVIZ_AFFINITY_SECRET") or secrets.token_hex(16)
+    if not SECRET_CHARS.fullmatch(secret):
+        raise ValueError("the affinity secret must be 16-256 letters, digits, '_' or '-'")
+    return secret
 
 
 def fill(template: str, values: dict[str, str]) -> str:
@@ -31,13 +46,15 @@ def upstream_lines(backends: list[str]) -> str:
     return "\n    ".join(f"server {b} max_fails=1 fail_timeout=10s;" for b in backends)
 
 
-def main_conf(run_dir: Path, listen: str, backends: list[str], workers: str = "auto") -> str:
+def main_conf(run_dir: Path, listen: str, backends: list[str], workers: str = "auto",
+              secret: str | None = None) -> str:
     """A whole nginx.conf: pid, logs and temp files under run_dir, in the foreground."""
     run = run_dir.resolve()
     site = fill(TEMPLATE.read_text(), {
         "NNVIZ_LISTEN": listen,
         "NNVIZ_UPSTREAM": upstream_lines(backends),
         "NNVIZ_ACCESS_LOG": str(run / "access.log"),
+        "NNVIZ_AFFINITY_SECRET": affinity_secret(secret),
     })
     # run as root (a container, CI), nginx's workers drop to `nobody`; otherwise they run as you
     user = "user nobody nogroup;\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
@@ -71,8 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--listen", default="127.0.0.1:8080", help="nginx `listen` value (default %(default)s)")
     p.add_argument("--backend", action="append", required=True, help="host:port of one app process")
     p.add_argument("--workers", default="auto", help="nginx worker_processes (default %(default)s)")
+    p.add_argument("--affinity-secret", help="the affinity hash's secret (default: $NNVIZ_AFFINITY_SECRET, "
+                   "else random)")
     a = p.parse_args(argv)
-    sys.stdout.write(main_conf(a.run_dir, a.listen, a.backend, a.workers))
+    try:
+        conf = main_conf(a.run_dir, a.listen, a.backend, a.workers, a.affinity_secret)
+    except ValueError as e:
+        p.error(str(e))
+    sys.stdout.write(conf)
     return 0
 
 

@@ -39,6 +39,9 @@ if [ -z "$NGINX" ] && [ -x /usr/sbin/nginx ]; then NGINX=/usr/sbin/nginx; fi
 if [ -z "$NGINX" ] || ! "$NGINX" -v 2>/dev/null; then
   echo "serve.sh: nginx not found (Debian/Ubuntu: sudo apt-get install nginx)" >&2; exit 1
 fi
+# not in nginx's environment: nginx reads a variable NGINX as sockets inherited on a binary upgrade
+# (an [emerg] "invalid socket number" line in its error log at every start)
+export -n NGINX
 if ! "$PYTHON" -c "import importlib.util as u, sys; sys.exit(not (u.find_spec('streamlit') and u.find_spec('torch')))" 2>/dev/null; then
   echo "serve.sh: $PYTHON lacks the app's packages (pip install -r requirements.txt, or PYTHON=...)" >&2; exit 1
 fi
@@ -95,8 +98,10 @@ for i in $(seq 0 $((N - 1))); do
   BACKENDS+=(--backend "127.0.0.1:$p")
 done
 
-"$PYTHON" deploy/render_nginx.py --run-dir "$RUN_DIR" --listen "$HOST:$PORT" "${BACKENDS[@]}" \
-  >"$RUN_DIR/nginx.conf"
+# The config holds the affinity hash's secret (NNVIZ_AFFINITY_SECRET if set, else a random one per start,
+# from render_nginx.py): readable by its owner only
+(umask 077 && "$PYTHON" deploy/render_nginx.py --run-dir "$RUN_DIR" --listen "$HOST:$PORT" "${BACKENDS[@]}" \
+  >"$RUN_DIR/nginx.conf")
 "$NGINX" -t -q "${NGINX_E[@]}" -p "$RUN_DIR/" -c "$RUN_DIR/nginx.conf"
 
 # wait_healthy URL PID SECONDS LOG WHAT: until URL's health check answers ok; give up (showing LOG)

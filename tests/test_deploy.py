@@ -34,8 +34,12 @@ SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "strict-origin-when-cross-origin",
 }
-LOG_LINE = re.compile(r'"(?P<method>\S+) (?P<uri>\S+) [^"]*" (?P<status>\d+) \d+ '
+LOG_LINE = re.compile(r'^(?P<addr>\S+) \[[^]]*\] "(?P<method>\S+) (?P<uri>\S+) [^"]*" (?P<status>\d+) \d+ '
                       r'upstream=(?P<upstream>.*?) key=(?P<key>\S+) ')
+# The template's per-address limits (deploy/nginx/nnviz.conf.template), checked against nginx itself below
+UPLOAD_BODY_MAX = 1040 * 1024  # client_max_body_size of the upload route
+UPLOAD_BURST = 60  # limit_req burst of uploads (nodelay: burst + 1 pass at once)
+WS_CONN_MAX = 300  # limit_conn per address on /_stcore/stream
 
 
 
@@ -155,26 +159,6 @@ def _open(ctx, url: str, content: str = "[data-testid='stPlotlyChart']"):
     return open_page(ctx, url, content, size=None)
 
 
-def _open_after_failover(ctx, url: str, content: str):
-    """A new student whose cookie hashes to the stopped process. Once in five full-suite runs on a
-    loaded 2-core box the first load never rendered within 60 s (a hang, not a 5xx: the status and
-    served-by checks below still hold every request to account); a student would reload, and so
-    does this, once. Known defect to find: why that first load can hang."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    try:
-        page.wait_for_selector(content, timeout=40_000)
-    except PlaywrightTimeout:
-        page.reload()
-        page.wait_for_selector(content, timeout=60_000)
-    wait_idle(page, timeout=60_000)
-    return page, errors
-
-
 def _assert_full_app(page, errors):
     assert page.locator("[data-testid='stTopNavLink']").count() >= 2, "page navigation missing"
     assert page.locator("[data-testid='stException']").count() == 0, page.locator(
@@ -236,6 +220,164 @@ def test_train_through_nginx_gives_the_classic_run(browser, stack):
     ctx.close()
 
 
+# Protocol-level clients for the per-address limits. Each test speaks from its own loopback address
+# (127.0.0.2, .3, ...: Linux routes all of 127/8 to lo), so the limits it spends are not the
+# browser's (127.0.0.1) nor another test's, and a second address shows the limit is per address.
+
+def _request(port: int, source: str, method: str, path: str, body: bytes = b"", length: int | None = None,
+             headers: dict[str, str] | None = None) -> int:
+    """One HTTP/1.1 request from `source` on a new connection; the response's status. length: a
+    Content-Length without sending the body (nginx answers 413 from the headers alone)."""
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    head += f"Content-Length: {len(body) if length is None else length}\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=60, source_address=(source, 0)) as s:
+        s.sendall(head.encode() + (body if length is None else b""))
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+def _multipart(size: int) -> tuple[bytes, str]:
+    """A browser-like upload body: one CSV file part of `size` bytes."""
+    boundary = "----nnvizTestBoundary7MA4YWxkTrZu0gW"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="points.csv"\r\n'
+            f"Content-Type: text/csv\r\n\r\n").encode() + b"1,2\n" * (size // 4) + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def _from(stack, addr: str, since: int) -> list[dict]:
+    return [line for line in stack.log(since) if line["addr"] == addr]
+
+
+def test_upload_body_over_the_limit_is_refused_by_nginx(stack):
+    """The app's largest upload (1 MiB of CSV, as .streamlit/config.toml allows) passes nginx to a
+    process; a body past the upload route's limit gets 413 from nginx, which never reads it nor
+    passes it on; every other route takes no body at all."""
+    port = int(stack.url.rsplit(":", 1)[1])
+    src, since = "127.0.0.5", stack.log_size()
+    upload = f"/_stcore/upload_file/{'0' * 36}/{'1' * 36}"  # a session and file id the app never issued
+    body, kind = _multipart(1024 * 1024)
+    assert len(body) <= UPLOAD_BODY_MAX
+    assert _request(port, src, "PUT", upload, body, headers={"Content-Type": kind}) != 413
+    assert _request(port, src, "PUT", upload, length=UPLOAD_BODY_MAX + 1) == 413
+    assert _request(port, src, "PUT", upload, length=20 * 1024 * 1024) == 413
+    assert _request(port, src, "POST", "/", length=64 * 1024) == 413
+    assert _wait_log(stack, lambda _: len(_from(stack, src, since)) >= 4, since)
+    lines = _from(stack, src, since)
+    assert [l["status"] == "413" for l in lines] == [False, True, True, True], lines
+    assert lines[0]["upstream"] in stack.backends  # the 1 MiB file reached a process
+    assert all(l["upstream"] == "-" for l in lines[1:]), lines  # the refusals never did
+
+
+def test_an_upload_flood_from_one_address_gets_429_after_the_burst(stack):
+    """100 uploads at once from one address (issue 22's flood was 900 in 2.4 s): the first
+    UPLOAD_BURST + 1 pass nginx (a class uploading together), then nginx answers 429 itself; another
+    address still uploads. Not a timing test: the rate refills one upload every 2 s, so 100 requests
+    would have to take over a minute for fewer than half the rest to be refused."""
+    port = int(stack.url.rsplit(":", 1)[1])
+    src, since = "127.0.0.2", stack.log_size()
+    upload = f"/_stcore/upload_file/{'0' * 36}/{'1' * 36}"
+    body, kind = _multipart(100)
+    statuses = [_request(port, src, "PUT", upload, body, headers={"Content-Type": kind}) for _ in range(100)]
+    first, rest = statuses[:UPLOAD_BURST + 1], statuses[UPLOAD_BURST + 1:]
+    assert 429 not in first, statuses  # the app's own answer to a bogus session is a 4xx, never 429
+    assert rest.count(429) >= len(rest) // 2, statuses
+    # a DELETE (no body) is not counted, and another address is not limited by this one's flood
+    assert _request(port, src, "DELETE", upload) != 429
+    assert _request(port, "127.0.0.6", "PUT", upload, body, headers={"Content-Type": kind}) != 429
+    assert _wait_log(stack, lambda _: len(_from(stack, src, since)) >= 101, since)
+    refused = [l for l in _from(stack, src, since) if l["status"] == "429"]
+    assert len(refused) == statuses.count(429) and all(l["upstream"] == "-" for l in refused), refused
+
+
+def test_websockets_per_address_are_capped_by_limit_conn(stack):
+    """WS_CONN_MAX requests held open on /_stcore/stream from one address (each waits for a body
+    that never comes, so nginx counts it as a connection in progress, as it does an open websocket,
+    and no process sees it); the next one from that address gets 429 and nginx logs limit_conn as
+    the reason; another address is not limited."""
+    port = int(stack.url.rsplit(":", 1)[1])
+    src = "127.0.0.3"
+    held: list[socket.socket] = []
+    try:
+        for _ in range(WS_CONN_MAX):
+            s = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(src, 0))
+            s.sendall(b"GET /_stcore/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n\r\n")
+            held.append(s)
+        assert _request(port, src, "GET", "/_stcore/stream") == 429
+        assert _request(port, "127.0.0.4", "GET", "/_stcore/stream") != 429
+        import select
+        answered, _, _ = select.select(held, [], [], 0)
+        assert not answered  # every held one is still in progress: none was refused
+    finally:
+        for s in held:
+            s.close()
+    errors = (stack.run_dir / "error.log").read_text()
+    assert f"limiting connections by zone \"nnviz_ws_conn\", client: {src}" in errors
+    assert "[emerg]" not in errors, errors  # e.g. serve.sh's NGINX variable read by nginx as inherited sockets
+
+
+def _nginx_with_secret(nginx: str, run_dir: Path, backends: list[str], secret: str):
+    """A second nginx from the same template over the stack's processes, with the given secret."""
+    sys.path.insert(0, str(DEPLOY))
+    from render_nginx import main_conf
+
+    run_dir.mkdir()
+    (run_dir / "tmp").mkdir()
+    port = free_port()
+    conf = main_conf(run_dir, f"127.0.0.1:{port}", backends, workers="1", secret=secret)
+    assert f'hash "{secret}$nnviz_affinity" consistent;' in conf
+    (run_dir / "nginx.conf").write_text(conf)
+    proc = subprocess.Popen([nginx, "-e", str(run_dir / "error.log"), "-p", f"{run_dir}/",
+                             "-c", str(run_dir / "nginx.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    return proc, port
+
+
+def test_a_client_cannot_pick_its_process_with_a_forged_cookie(nginx, stack, tmp_path):
+    """The affinity hash includes a per-deployment secret: the serve.sh config's key has one, and
+    40 cookie values a client makes up land on processes that change with the secret (two nginx
+    over the same two processes, differing only in the secret), while each value stays on one
+    process under one secret (stickiness). Without the secret the mapping would be the same for
+    every deployment with these `server` lines, computable by the client."""
+    conf = (stack.run_dir / "nginx.conf").read_text()
+    assert re.search(r'^\s*hash "[0-9a-f]{32}\$nnviz_affinity" consistent;$', conf, re.M), conf
+    forged = [f"forged-{i}" for i in range(40)]
+    where: list[dict[str, str]] = []
+    for name, secret in (("one", "a" * 32), ("two", "b" * 32)):
+        proc, port = _nginx_with_secret(nginx, tmp_path / name, stack.backends, secret)
+        try:
+            url = f"http://127.0.0.1:{port}/_stcore/health"
+            deadline = time.time() + 20
+            while True:
+                try:
+                    urllib.request.urlopen(url, timeout=5).read()
+                    break
+                except OSError:
+                    assert proc.poll() is None and time.time() < deadline, (tmp_path / name / "error.log").read_text()
+                    time.sleep(0.1)
+            for value in forged + forged[:10]:  # ten of them twice: the same process again
+                req = urllib.request.Request(url, headers={"Cookie": f"nnviz_affinity={value}"})
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    assert r.read() == b"ok" and not r.headers.get("Set-Cookie", "").startswith("nnviz_affinity=")
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        seen: dict[str, set[str]] = {}
+        for line in map(LOG_LINE.search, (tmp_path / name / "access.log").read_text().splitlines()):
+            if line and line["key"] in forged:
+                seen.setdefault(line["key"], set()).add(line["upstream"])
+        assert set(seen) == set(forged) and all(len(u) == 1 for u in seen.values()), seen  # sticky
+        where.append({k: next(iter(u)) for k, u in seen.items()})
+    for mapping in where:
+        assert set(mapping.values()) == set(stack.backends), mapping  # forged values spread over both
+    moved = [k for k in forged if where[0][k] != where[1][k]]
+    assert len(moved) >= 5, (where, "the secret does not change where a forged cookie lands")
+
+
 def _student_on(browser, stack, backend: str, tries: int = 16):
     """A new student (browser context) whose cookie nginx hashes to `backend`. The cookie comes
     from nginx's own Set-Cookie; a cheap health request then shows where the key lands."""
@@ -288,7 +430,8 @@ def test_students_stick_to_a_process_and_move_when_it_stops(browser, stack):
     wait_idle(page, timeout=60_000)
     assert page.url == state and _slider(page, "Depth") == "12" and _slider(page, "Width") == "80"
     _assert_full_app(page, errors)
-    late_page, late_errors = _open_after_failover(late, stack.url + "/", "[data-testid='stPageLink']")
+    # no reload: the first load of a new student whose cookie hashes to the stopped process renders
+    late_page, late_errors, _ = _open(late, stack.url + "/", "[data-testid='stPageLink']")
     _assert_full_app(late_page, late_errors)
     bob_page.reload()
     wait_idle(bob_page, timeout=60_000)
@@ -326,7 +469,26 @@ def test_compose_nginx_config_is_the_same_template_and_valid(nginx, tmp_path):
     env["NNVIZ_UPSTREAM"] = env["NNVIZ_UPSTREAM"].replace("app:8501", "127.0.0.1:8501")
     env["NNVIZ_ACCESS_LOG"] = str(tmp_path / "access.log")
     env["NNVIZ_LISTEN"] = f"127.0.0.1:{free_port()}"
+    # The affinity secret: compose passes the host's NNVIZ_AFFINITY_SECRET (empty when unset) and the
+    # service's entrypoint makes one before the image's /docker-entrypoint.sh renders the template.
+    # Run that script here (compose's `$$` is a `$`), with a stand-in for the image's entrypoint.
+    assert env["NNVIZ_AFFINITY_SECRET"] == "${NNVIZ_AFFINITY_SECRET:-}"
+    entry = re.search(r"^    entrypoint:\n      - /bin/sh\n      - -c\n      - \|\n((?:        .*\n)+)", compose, re.M)
+    script = "".join(line[8:] + "\n" for line in entry[1].splitlines())  # the YAML literal block, as compose reads it
+    assert "exec /docker-entrypoint.sh nginx -g 'daemon off;'" in script
+    script = script.replace("$$", "$").replace("exec /docker-entrypoint.sh nginx -g 'daemon off;'",
+                                                 'printf %s "$NNVIZ_AFFINITY_SECRET"')
+
+    def secret(given: str) -> str:
+        return subprocess.run(["sh", "-c", script], env={"PATH": os.environ["PATH"], "NNVIZ_AFFINITY_SECRET": given},
+                              capture_output=True, text=True, timeout=10, check=True).stdout
+
+    made = [secret(""), secret("")]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", m) for m in made) and made[0] != made[1], made  # 128 bits, new each start
+    assert secret("kept-across-restarts-0123456789") == "kept-across-restarts-0123456789"
+    env["NNVIZ_AFFINITY_SECRET"] = made[0]
     site = fill(TEMPLATE.read_text(), env)
+    assert f'hash "{made[0]}$nnviz_affinity" consistent;' in site
     assert "${" not in site
     temps = "".join(f"{k}_temp_path {tmp_path / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     # the shape of the nginx image's nginx.conf: the rendered file is included inside http {}
