@@ -7,8 +7,11 @@ ForwardMsg over ws://127.0.0.1/_stcore/stream, as the browser does): cheap enoug
 reruns on one core. `--client browser` drives one Chromium tab instead (slower: about 2-5 s a link,
 now and then training the regression). Only 127.0.0.1 is contacted. Bounded by a count and a time
 limit. Prints the RSS after warm-up, at the end and the largest; exits non-zero if a health check
-failed, the server died, or a run ended in an exception. Run:
-    python benchmarks/soak.py [--links 1500] [--minutes 10] [--reruns 3] [--client ws|browser]
+failed, the server died, or a run ended in an exception. Also samples the bytes every st.cache_data holds
+(Streamlit's /_stcore/metrics, family cache_memory_bytes), and says whether memory levelled off: the RSS growth
+over the last half of the samples against the first half (issue 22: caches bounded by bytes,
+server.maxCacheDataSize). Run:
+    python benchmarks/soak.py [--links 1500] [--minutes 10] [--reruns 3] [--client ws|browser] [--env K=V]
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser import CHROMIUM_ARGS, Server, chromium_path, wait_idle  # noqa: E402
-from nnviz.controls import BoolSpec, ChoiceSpec, FloatSpec, IntSpec, MultiChoiceSpec  # noqa: E402
+from nnviz.controls import BoolSpec, ChoiceSpec, FloatSpec, IntSpec, MultiChoiceSpec, NumberListSpec  # noqa: E402
 from nnviz.ui.catalog import PAGES as CATALOG  # noqa: E402
 
 
@@ -71,6 +74,11 @@ def value(spec, rng: random.Random):
         return rng.sample(spec.choices, rng.randint(1, spec.max_selections or len(spec.choices)))
     if isinstance(spec, BoolSpec):
         return rng.choice(["true", "false"])
+    if isinstance(spec, NumberListSpec):  # one comma-separated text, as the text box sends it
+        n = rng.randint(spec.min_len, spec.max_len)
+        draw = (lambda: rng.randint(int(spec.min), int(spec.max))) if spec.integer else \
+            (lambda: round(rng.uniform(spec.min, spec.max), 2))
+        return spec.text([draw() for _ in range(n)])
     raise TypeError(spec)
 
 
@@ -113,6 +121,35 @@ def browse(page, url: str, name: str, path: str, links: int, failures: list[str]
     if page.locator("[data-testid='stException']").count():
         failures.append(f"exception on {path[:200]}")
     return runs
+
+
+def cache_mib(url: str) -> float | None:
+    """The bytes every st.cache_data of the server holds (pickled), from Streamlit's /_stcore/metrics
+    (OpenMetrics text: `cache_memory_bytes{cache_type="st_cache_data",cache="fn"} N`); None if unreadable."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("cache_memory_bytes{") and 'cache_type="st_cache_data"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total / 2 ** 20
+
+
+def levelled(samples: list[tuple[int, int, float]]) -> tuple[float, float]:
+    """The RSS's trend (least-squares slope, MiB per 1000 links) over the first half of the samples and over the
+    second: memory has levelled off when the second is small beside the first (a single sample swings by tens
+    of MiB as the allocator takes and returns memory)."""
+    def slope(part: list[tuple[int, int, float]]) -> float:
+        xs, ys = [q[0] for q in part], [q[2] for q in part]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        var = sum((x - mx) ** 2 for x in xs)
+        return 1000 * sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else 0.0
+
+    mid = len(samples) // 2
+    return slope(samples[:mid + 1]), slope(samples[mid:])
 
 
 def healthy(url: str) -> bool:
@@ -158,14 +195,17 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=100, help="links before the warm-up RSS is taken")
     ap.add_argument("--every", type=int, default=25, help="health check and RSS sample every N links")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--env", action="append", default=[], metavar="K=V",
+                    help="environment for the server (e.g. MALLOC_ARENA_MAX=2); repeatable")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
     PAGES.update(page_controls())
     print("pages and keys:", {p or "/": sorted(k) for p, k in PAGES.items()}, flush=True)
-    server = Server()
+    server = Server(env=dict(kv.split("=", 1) for kv in args.env))
     pid = server.proc.pid
     samples: list[tuple[int, int, float]] = []  # (links, reruns, RSS MiB)
+    caches: list[float | None] = []  # MiB held by st.cache_data at each sample
     failures: list[str] = []
     reruns = links = 0
     start = time.perf_counter()
@@ -201,10 +241,13 @@ def main() -> int:
                     if server.proc.poll() is not None:
                         break
                 samples.append((links, reruns, rss_mib(pid)))
+                caches.append(cache_mib(server.url))
                 if links == args.warmup:
                     warm = samples[-1][2]
+                cached = "?" if caches[-1] is None else f"{caches[-1]:6.1f}"
                 print(f"{time.perf_counter() - start:7.0f} s  links {links:5d}  reruns {reruns:6d}  "
-                      f"RSS {samples[-1][2]:7.1f} MiB  health {'ok' if ok else 'FAILED'}", flush=True)
+                      f"RSS {samples[-1][2]:7.1f} MiB  caches {cached} MiB  health {'ok' if ok else 'FAILED'}",
+                      flush=True)
         if browser is not None:
             browser.close()
             pw.stop()
@@ -212,6 +255,7 @@ def main() -> int:
             if not healthy(server.url):
                 failures.append("health check failed at the end")
             samples.append((links, reruns, rss_mib(pid)))
+            caches.append(cache_mib(server.url))
     finally:
         server.stop()
 
@@ -222,6 +266,15 @@ def main() -> int:
     if rss:
         print(f"RSS after warm-up ({args.warmup} links): {warm if warm is not None else rss[0]:.1f} MiB; "
               f"at the end: {rss[-1]:.1f} MiB; largest: {max(rss):.1f} MiB")
+    if len(samples) >= 4:
+        first, second = levelled(samples)
+        print(f"RSS trend: {first:+.1f} MiB per 1000 links over the first half of the samples, {second:+.1f} over the "
+              f"second ({'levelled off' if second < max(first / 4, 10) else 'still rising'})")
+    known = [c for c in caches if c is not None]
+    if known:
+        print(f"st.cache_data payload: at the end {known[-1]:.1f} MiB, largest {max(known):.1f} MiB")
+    if args.env:
+        print("server environment:", " ".join(args.env))
     print(f"health checks: {sum(1 for _ in samples)} sampled, failures: {len(failures)}")
     for f in failures[:20]:
         print("  " + f)
