@@ -271,3 +271,46 @@ def test_unknown_or_too_many_entries_keep_what_is_usable(served, page, key, spec
     said = [a for a in alerts(run) if spec.label in a]
     assert len(said) == 1 and why in said[0] and "<b>" not in said[0], alerts(run)
     assert list(box.raw_values) == used, (box.raw_values, used)  # the widget now holds the usable value
+
+
+# --- the caches' byte budget ---------------------------------------------------------------------------
+
+def cached_bytes(url: str) -> list[int]:
+    """The pickled bytes each st.cache_data of a server holds (one number per cached function), from its
+    /_stcore/metrics."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/_stcore/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return [int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+            if line.startswith("cache_memory_bytes{") and 'cache_type="st_cache_data"' in line]
+
+
+def test_the_caches_stay_within_one_byte_budget():
+    """server.maxCacheDataSize (.streamlit/config.toml: 160 MB, filled by benchmarks/soak.py) is one budget over
+    every st.cache_data of the process. Here a 3 MiB one, and eight losses links with different data: each
+    caches about 1 MB (its fits, its figures), so without the budget they would hold several times 3 MiB."""
+    budget = 3 * 2 ** 20
+    assert tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxCacheDataSize"] == "160mb"
+    server = Server({"NNVIZ_WARM": "0"}, flags=("--server.maxCacheDataSize=3mb",))
+    try:
+        async def opens():
+            for seed in range(8):
+                c, _ = await opened(server.url, "losses", f"data_seed={seed}&outliers=4")
+                await c.close()
+                if seed == 0:  # Streamlit computes its metrics at most once every 5 s: this is the first link's
+                    first = cached_bytes(server.url)
+            return first
+
+        first = asyncio.run(opens())
+        deadline = time.monotonic() + 15
+        after = cached_bytes(server.url)
+        while after == first and time.monotonic() < deadline:  # the metrics computed again, after all 8 links
+            time.sleep(0.5)
+            after = cached_bytes(server.url)
+        one_link, total = sum(first), sum(after)
+        assert one_link > 0.5 * 2 ** 20, first  # a link caches about 1 MB
+        assert total <= budget + 2 ** 20, (total, after)  # one entry (< 1 MiB) may go over it: Streamlit keeps it
+        assert total < 0.6 * 8 * one_link, (total, one_link)  # so the older links' entries were evicted
+    finally:
+        server.stop()
