@@ -19,7 +19,10 @@ shows the same title and metric values as the protocol client, and the same Trai
 
 Only 127.0.0.1 is contacted; the run is bounded by --students and --timeout and stops its servers.
     python benchmarks/classroom.py [--students 30] [--processes 1|2] [--timeout 900] [--spread 10]
-                                   [--think 1] [--seed 0] [--validate]
+                                   [--think 1] [--seed 0] [--validate] [--train-query QUERY]
+--train-query (e.g. "epochs=5000&n=500&opt=adam&loss_fn=huber", the largest Train) has every student open
+/regression?QUERY before the Trains (and the solo Train uses it): a class pressing Train at those settings, while a
+bystander opens a page once a second; their open times before and during the Trains are printed side by side.
 --processes 1 starts `streamlit run app.py` (tests/browser.py's Server); --processes 2 starts
 scripts/serve.sh 2 (two app processes behind Debian's nginx, sticky by a cookie, see deploy/README.md):
 every student first GETs the page to receive nginx's affinity cookie, as a browser does.
@@ -105,7 +108,7 @@ def check(run: Run, what: str, errors: list[str]) -> None:
 
 
 async def student(s: Student, base: str, deadline: float, rng: random.Random, spread: float, think: float,
-                  ready, go: asyncio.Event) -> None:
+                  ready, go: asyncio.Event, train_query: str = "") -> None:
     c = Client(base, deadline)
     is_ready = False
     try:
@@ -122,6 +125,11 @@ async def student(s: Student, base: str, deadline: float, rng: random.Random, sp
             run = await c.switch("regression")
             s.times["switch"] = run.seconds
             check(run, "switch", s.errors)
+        if train_query:  # the Train's settings: a new tab on the regression page's link
+            await asyncio.wait_for(c.close(), 5)
+            c = Client(base, deadline)
+            run = await c.open("regression", train_query)
+            check(run, "train link", s.errors)
         ready(True)
         is_ready = True
         await go.wait()
@@ -141,11 +149,11 @@ async def student(s: Student, base: str, deadline: float, rng: random.Random, sp
             pass
 
 
-async def solo_train(base: str, deadline: float, reps: int) -> tuple[list[float], Run]:
-    """One student alone on /regression: a warm-up Train, then `reps` timed ones."""
+async def solo_train(base: str, deadline: float, reps: int, query: str = "") -> tuple[list[float], Run]:
+    """One student alone on /regression?query: a warm-up Train, then `reps` timed ones."""
     c = Client(base, deadline)
     try:
-        await c.open("regression", "")
+        await c.open("regression", query)
         runs = [await c.press("train") for _ in range(reps + 1)]
     finally:
         await c.close()
@@ -274,10 +282,27 @@ async def classroom(args, base: str, deadline: float, on_go=None) -> tuple[list[
                 on_go()
             asyncio.get_running_loop().call_later(0.5, go.set)
 
-    tasks = [student(s, base, deadline, random.Random(rng.random()), args.spread, args.think, ready, go)
-             for s in students]
-    await asyncio.gather(*tasks)
+    everyone = asyncio.gather(*[student(s, base, deadline, random.Random(rng.random()), args.spread, args.think,
+                                        ready, go, args.train_query) for s in students])
+    if args.train_query:  # a bystander opens a page once a second, from before the Trains until they are done
+        await asyncio.gather(everyone, bystander(base, deadline, go, everyone, args.bystander))
+    else:
+        await everyone
     return students, go
+
+
+async def bystander(base: str, deadline: float, go: asyncio.Event, trains, out: dict[str, list[float]]) -> None:
+    """Another student's page opens (VICTIM's link, one a second): while the class opens its pages (before the
+    teacher's go), then until every Train is done."""
+    phase = "before"
+    while not trains.done() and time.monotonic() < deadline:
+        if go.is_set():
+            phase = "during"
+        try:
+            out.setdefault(phase, []).append(await victim_open(base, deadline))
+        except Exception as e:  # noqa: BLE001
+            out.setdefault("errors", []).append(f"{type(e).__name__}: {e}"[:200])
+        await asyncio.sleep(1.0)
 
 
 def validate(base: str, deadline: float) -> bool:
@@ -1058,6 +1083,7 @@ def main() -> int:
     ap.add_argument("--solo", type=int, default=3, help="timed solo Trains (after a warm-up one)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--validate", action="store_true", help="afterwards, compare with Chromium")
+    ap.add_argument("--train-query", default="", help="the Train's settings, e.g. epochs=5000&n=500&opt=adam&loss_fn=huber")
     ap.add_argument("--flood", type=float, nargs="?", const=30.0, default=None, metavar="SECONDS",
                     help="instead of the class: the flood scenarios, each flooding this long (default 30 s)")
     ap.add_argument("--fast-reruns", choices=("both", "true", "false"), default="both",
@@ -1088,6 +1114,7 @@ def main() -> int:
         args.processes = args.processes or 2
         return follow_main(args)
     args.processes = args.processes or 1
+    args.bystander = {}
     if args.flood is not None:
         return flood_main(args)
     if args.burst is not None:
@@ -1106,10 +1133,12 @@ def main() -> int:
         deadline = time.monotonic() + args.timeout
         # solo: on each process directly (that warms each one's torch and Train), the timed one first
         solo, solo_run = asyncio.run(solo_train(server.url if args.processes == 1 else server.backends[0],
-                                                deadline, args.solo))
+                                                deadline, args.solo, args.train_query))
         for other in ([] if args.processes == 1 else server.backends[1:]):
-            asyncio.run(solo_train(other, deadline, 0))
+            asyncio.run(solo_train(other, deadline, 0, args.train_query))
         solo_s = statistics.median(solo)
+        for _ in range(5 if args.train_query else 0):  # the bystander's open with the server to itself
+            args.bystander.setdefault("alone", []).append(asyncio.run(victim_open(server.url, deadline)))
         rss_warm = {p: rss_mb(p) for p in pids}
         cpu0 = {p: cpu_s(p) for p in pids}
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -1185,14 +1214,26 @@ def main() -> int:
             busiest = max(spread.values())
             print(f"  the busiest process had {busiest} students: all Trains done within "
                   f"{done / (busiest * solo_s):.2f}x of {busiest} x solo = {busiest * solo_s:.2f} s")
+    if args.train_query:
+        by = args.bystander
+        cells = [f"{k} {statistics.median(by[k]):.2f} s median, {max(by[k]):.2f} s max ({len(by[k])})"
+                 for k in ("alone", "before", "during") if by.get(k)]
+        ratio = (f"; during the Trains / alone: {statistics.median(by['during']) / statistics.median(by['alone']):.2f}x"
+                 if by.get("alone") and by.get("during") else "")
+        print(f"a bystander's open of /{VICTIM[0]}: " + ", ".join(cells) + ratio
+              + (f"; errors {by['errors'][:2]}" if by.get("errors") else ""))
     errors = [(s.link.page, e) for s in students for e in s.errors]
     print(f"errors: {len(errors)}")
     for page, e in errors[:20]:
         print(f"  {page}: {e}")
     results = [s.result() for s in students]
-    exact = sum(r == EXPECTED for r in results)
-    others = sorted({r for r in results if r != EXPECTED}, key=str)
-    print(f"exact results ({EXPECTED[0]} / {EXPECTED[1]}): {exact} of {n}" + (f"; others: {others[:5]}" if others else ""))
+    if args.train_query:  # other settings, other numbers: every student's Train must agree with the solo one
+        exact = sum(r == (solo_run.metrics().get("weight"), solo_run.metrics().get("bias")) for r in results)
+        print(f"results equal to the solo Train's: {exact} of {n}")
+    else:
+        exact = sum(r == EXPECTED for r in results)
+        others = sorted({r for r in results if r != EXPECTED}, key=str)
+        print(f"exact results ({EXPECTED[0]} / {EXPECTED[1]}): {exact} of {n}" + (f"; others: {others[:5]}" if others else ""))
     if ok_valid is not None:
         print(f"validated against Chromium: {'yes, same values' if ok_valid else 'NO: see above'}")
     print(f"benchmark took {time.monotonic() - t_start:.0f} s")

@@ -121,7 +121,8 @@ if start and costly is None:
     run = st.session_state[RUN] = {"config": cfg, "device": dev, "id": secrets.token_hex(8)}
     train_live(run, D.train(cfg, dev, every=every), cfg.epochs, draw,
                lambda done: progress.progress(done / cfg.epochs, text=f"{done} of {cfg.epochs} epochs done"),
-               slow_seconds=SLOW_SECONDS if slow else 0.0)
+               slow_seconds=SLOW_SECONDS if slow else 0.0,
+               waiting=lambda done, text: progress.progress(done / cfg.epochs, text=text))
     keep(run)
 
 finished = run is not None and (run["config"], run["device"]) == (cfg, dev) and run["history"]

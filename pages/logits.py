@@ -228,7 +228,8 @@ if clf_tab.open:
                                 grid=GRID)
             train_live(run, with_regions(run, snapshots), cfg.epochs, draw,
                        lambda done: progress.progress(done / cfg.epochs, text=f"epoch {done} of {cfg.epochs}"),
-                       slow_seconds=SLOW_SECONDS if slow else 0.0)
+                       slow_seconds=SLOW_SECONDS if slow else 0.0,
+                       waiting=lambda done, text: progress.progress(done / cfg.epochs, text=text))
             if run["state"] in ("done", "diverged") and run["history"]:  # kept to compare with (no regions: small)
                 entry = {"config": cfg, "history": [replace(h, region=None) for h in run["history"]]}
                 older = [e for e in st.session_state.get(EARLIER, ()) if e["config"] != cfg]

@@ -171,7 +171,8 @@ if train_tab.open:
             snapshots = R.train(cfg, dev, every=1 if engine == "eager" else 10, engine=engine)
             train_live(run, snapshots, cfg.epochs, draw,
                        lambda done: progress.progress(done / cfg.epochs, text=progress_text(done)),
-                       slow_seconds=SLOW_SECONDS if slow else 0.0)
+                       slow_seconds=SLOW_SECONDS if slow else 0.0,
+                       waiting=lambda done, text: progress.progress(done / cfg.epochs, text=text))
             keep(run)
 
         if run is not None and (run["config"], run["device"]) == (cfg, dev) and run["history"]:

@@ -1,6 +1,16 @@
-"""The live-training loop shared by the pages that train a model while the student watches."""
+"""The live-training loop shared by the pages that train a model while the student watches.
+
+A process trains at most TRAIN_SLOTS runs at once, first come first served (Turns): thirty students who press
+Train together at the largest settings otherwise run thirty trainings in thirty script threads that share one
+GIL, each torch call releasing and retaking it, and every other student's page waits behind them (issue 22:
+all thirty done at 4.9x the ideal, another student's open 1.8x slower). A waiting student sees how many runs are
+ahead of theirs, and Stop works while they wait. `NNVIZ_TRAIN_SLOTS` sets the number (0: no limit).
+"""
 from __future__ import annotations
 
+import collections
+import os
+import threading
 import time
 from typing import Any, Callable, Iterable
 
@@ -10,11 +20,68 @@ LIVE_FRAMES = 10  # chart redraws per run, the final one included, whatever the 
 SLOW = BoolSpec("Slow motion (about 5 s per run)", False, help="Pause between updates so the charts can be followed.")
 SLOW_SECONDS = 5.0  # the pauses of one slow-motion run, in all
 TICKS = 50  # progress updates per run: a few hundred bytes each, and where a click on Stop is seen
+POLL_S = 0.5  # while waiting for a turn: how often the page is told (a Streamlit call, where Stop is seen)
+
+
+class Turns:
+    """At most `slots` trainings compute at once (slots <= 0: no limit), served in the order they asked."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self._cond = threading.Condition()
+        self._queue: collections.deque = collections.deque()  # tickets of the runs waiting, first in front
+        self.running = 0
+
+    def acquire(self, waiting: Callable[[int], None] | None = None, poll: float = POLL_S) -> None:
+        """Wait for a turn. While waiting, waiting(runs that must end or pause first) every `poll` s: an
+        exception it raises (a click on Stop) gives up the place in the queue and propagates."""
+        if self.slots <= 0:
+            return
+        ticket = object()
+        with self._cond:
+            self._queue.append(ticket)
+        try:
+            while True:
+                with self._cond:
+                    if self._queue[0] is ticket and self.running < self.slots:
+                        self._queue.popleft()
+                        self.running += 1
+                        self._cond.notify_all()  # the next in line may fit too
+                        return
+                    ahead = self._queue.index(ticket) + self.running - self.slots + 1
+                if waiting is not None:
+                    waiting(ahead)  # at once, then every `poll` s
+                with self._cond:
+                    if not (self._queue[0] is ticket and self.running < self.slots):
+                        self._cond.wait(poll)
+        except BaseException:
+            with self._cond:
+                if ticket in self._queue:
+                    self._queue.remove(ticket)
+                self._cond.notify_all()
+            raise
+
+    def release(self) -> None:
+        if self.slots <= 0:
+            return
+        with self._cond:
+            self.running -= 1
+            self._cond.notify_all()
+
+
+TRAIN_SLOTS = int(os.environ.get("NNVIZ_TRAIN_SLOTS", "1") or 0)
+TURNS = Turns(TRAIN_SLOTS)
+
+
+def waiting_text(ahead: int, slots: int) -> str:
+    return (f"Waiting for a turn: this server trains {slots} run{'s' if slots != 1 else ''} at a time, "
+            f"{ahead} {'has' if ahead == 1 else 'have'} to finish or pause before yours starts. Stop works meanwhile.")
 
 
 def train_live(run: dict, snapshots: Iterable[Any], epochs: int, draw: Callable[[dict, bool], None],
                progress: Callable[[int], None], slow_seconds: float = 0.0, frames: int = LIVE_FRAMES,
-               ticks: int = TICKS) -> dict:
+               ticks: int = TICKS, waiting: Callable[[int, str], None] | None = None,
+               turns: Turns | None = None) -> dict:
     """Run a training while the page draws it, and fill `run` as it goes.
 
     `snapshots` yields objects with an `epoch` (0-based) and a `diverged` flag, in order; each is
@@ -27,11 +94,32 @@ def train_live(run: dict, snapshots: Iterable[Any], epochs: int, draw: Callable[
     settle()).
 
     `slow_seconds`: slow motion, about that many seconds of pauses over the whole run.
-    run["seconds"] counts training only: neither drawing nor the slow-motion pauses.
-    run["state"] ends "done", or "diverged" if the last snapshot says so. Returns `run`."""
+    run["seconds"] counts training only: neither drawing nor the slow-motion pauses nor waiting for a turn.
+    run["state"] ends "done", or "diverged" if the last snapshot says so. Returns `run`.
+
+    The run trains only while it holds one of `turns` (default: the process's TURNS), taken before the first
+    epoch and given up during each slow-motion pause (so a slow run costs the others only its epochs); while
+    it waits, waiting(epochs done, a sentence saying how many runs are ahead) is called every POLL_S s."""
+    turns = TURNS if turns is None else turns
     run.update(history=[], state="running", seconds=0.0)
     history = run["history"]
     frame = tick = done_before = 0  # redraws and progress updates so far; epochs done at the last snapshot
+    held = False
+
+    def take(done: int) -> None:
+        nonlocal held
+        turns.acquire(None if waiting is None else lambda ahead: waiting(done, waiting_text(ahead, turns.slots)))
+        held = True
+
+    def slow_pause(seconds: float, done: int) -> None:
+        """Sleep off the turn: the other runs train meanwhile."""
+        nonlocal held
+        turns.release()
+        held = False
+        time.sleep(seconds)
+        take(done)
+
+    take(0)
     clock = time.perf_counter()
 
     def pause(call: Callable[[], None]) -> None:
@@ -41,22 +129,26 @@ def train_live(run: dict, snapshots: Iterable[Any], epochs: int, draw: Callable[
         call()
         clock = time.perf_counter()
 
-    for snap in snapshots:
-        if run["history"] is not history:  # settle() took the run over: this script run was superseded
-            return run
-        history.append(snap)
-        done = snap.epoch + 1
-        if slow_seconds:
-            pause(lambda: time.sleep(slow_seconds * (done - done_before) / epochs))
-        done_before = done
-        if done >= epochs or snap.diverged:
-            break  # the final frame is the caller's, with the whole history
-        if done * frames // epochs > frame:
-            frame, tick = done * frames // epochs, done * ticks // epochs  # a frame shows the progress too
-            pause(lambda: draw(run, False))  # a click on Stop interrupts the script here,
-        elif done * ticks // epochs > tick:
-            tick = done * ticks // epochs
-            pause(lambda: progress(done))  # or here
+    try:
+        for snap in snapshots:
+            if run["history"] is not history:  # settle() took the run over: this script run was superseded
+                return run
+            history.append(snap)
+            done = snap.epoch + 1
+            if slow_seconds:
+                pause(lambda: slow_pause(slow_seconds * (done - done_before) / epochs, done))
+            done_before = done
+            if done >= epochs or snap.diverged:
+                break  # the final frame is the caller's, with the whole history
+            if done * frames // epochs > frame:
+                frame, tick = done * frames // epochs, done * ticks // epochs  # a frame shows the progress too
+                pause(lambda: draw(run, False))  # a click on Stop interrupts the script here,
+            elif done * ticks // epochs > tick:
+                tick = done * ticks // epochs
+                pause(lambda: progress(done))  # or here
+    finally:
+        if held:
+            turns.release()
     if run["history"] is history:  # not superseded while it trained
         run["seconds"] += time.perf_counter() - clock
         run["state"] = "diverged" if history and history[-1].diverged else "done"
