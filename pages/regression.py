@@ -8,7 +8,7 @@ from nnviz import regression as R
 from nnviz.figures.regression import (FINAL_POINTS, path_figure, step_figure, summary_training, timing_figure,
                                       training_figure)
 from nnviz.devices import available_devices
-from nnviz.ui.live import SLOW, SLOW_SECONDS
+from nnviz.ui.live import SLOW, SLOW_SECONDS, TURNS
 from nnviz.ui.figcache import describe, show_cached
 from nnviz.ui.runlog import log_run
 from nnviz.ui import (begin, code_expander, controls_area, device, finished_view, intro, notice, number, require_frame,
@@ -259,9 +259,11 @@ if step_tab.open:
 # --- Devices ------------------------------------------------------------------------------------
 @st.cache_data(max_entries=32, show_spinner="Timing this run on every device…")
 def timed_on_devices(cfg: R.RegressionConfig, devices: tuple[str, ...]) -> list[R.Timing]:
-    """R.compare_devices, computed once per (settings, devices): clicks cannot stack timings (issue 18)."""
+    """R.compare_devices, computed once per (settings, devices): clicks cannot stack timings (issue 18); and in
+    its turn with the trainings (TURNS): students timing different settings at once do not stack either."""
     log_run("timing")  # counted by tests/test_rerun_burst.py
-    return R.compare_devices(cfg, list(devices))
+    with TURNS.turn():
+        return R.compare_devices(cfg, list(devices))
 
 
 if device_tab.open:

@@ -40,10 +40,10 @@ def _queued(turns: live.Turns) -> int:
 
 def _train(turns, meter, name, epochs, out, waits=None, slow=0.0):
     run: dict = {}
+    out[name] = run  # filled as it trains
     waiting = None if waits is None else (lambda done, text: waits.append((name, done, text)))
     live.train_live(run, meter.snapshots(name, epochs), epochs, lambda r, final: None, lambda done: None,
                     slow_seconds=slow, waiting=waiting, turns=turns)
-    out[name] = run
 
 
 def test_at_most_slots_runs_compute_at_once_in_the_order_they_asked():
@@ -115,3 +115,16 @@ def test_no_limit_when_slots_is_zero():
     for t in threads:
         t.join(30)
     assert meter.most > 2 and all(r["state"] == "done" for r in out.values())
+
+
+def test_work_outside_the_live_loop_waits_for_its_turn_too():
+    """The Devices timing trains without train_live: it takes a turn like a training (turns.turn())."""
+    turns, meter, out = live.Turns(1), Meter(), {}
+    training = threading.Thread(target=_train, args=(turns, meter, "train", 6, out))
+    training.start()
+    while turns.running < 1:
+        time.sleep(0.001)
+    with turns.turn():
+        assert meter.now == 0 and len(out["train"]["history"]) == 6  # only once the training gave its turn back
+    training.join(30)
+    assert turns.running == 0

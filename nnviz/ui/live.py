@@ -12,7 +12,8 @@ import collections
 import os
 import threading
 import time
-from typing import Any, Callable, Iterable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
 
 from nnviz.controls import BoolSpec
 
@@ -67,6 +68,15 @@ class Turns:
         with self._cond:
             self.running -= 1
             self._cond.notify_all()
+
+    @contextmanager
+    def turn(self, waiting: Callable[[int], None] | None = None) -> Iterator[None]:
+        """The body runs holding a turn (for work that trains without train_live: the Devices timing)."""
+        self.acquire(waiting)
+        try:
+            yield
+        finally:
+            self.release()
 
 
 TRAIN_SLOTS = int(os.environ.get("NNVIZ_TRAIN_SLOTS", "1") or 0)
