@@ -31,4 +31,11 @@ if [ "$(node -p "require('./.cache/axe/node_modules/axe-core/package.json').vers
     echo "no npm (apt-get install npm): the axe-core checks will skip (or fail with NNVIZ_REQUIRE_BROWSER=1)"
   fi
 fi
-exec python -m pytest "$@"
+# Three test processes (pytest-xdist; NNVIZ_TEST_WORKERS=N to change, 0 for one process): each takes whole test
+# files (--dist loadfile), so a file's module-scoped server or browser is started once; tests/conftest.py hands
+# out the longest files first.
+WORKERS="${NNVIZ_TEST_WORKERS:-3}"
+if [ "$WORKERS" = "0" ]; then
+  exec python -m pytest "$@"
+fi
+exec python -m pytest -n "$WORKERS" --dist loadfile "$@"

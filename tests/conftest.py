@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,30 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+
+# The longest test files first (measured: `bash scripts/test.sh --durations=0`, summed per file), so that under
+# pytest-xdist's --dist loadfile (scripts/test.sh) no worker starts a long file when the others are nearly done.
+# A file not listed runs after these, in the usual order.
+LONGEST_FIRST = (
+    "test_a11y_browser.py", "test_browser_lessons.py", "test_lessons.py", "test_layout.py", "test_browser.py",
+    "test_fuzz_urls.py", "test_hostile_browser.py", "test_browser_logits.py", "test_browser_activations.py",
+    "test_lesson_ui.py", "test_deploy.py", "test_regression.py", "test_browser_class.py", "test_warm.py",
+    "test_browser_deep.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests keep their order
+
+
+def pytest_configure(config) -> None:
+    """In a pytest-xdist worker, torch computes on one thread: two workers on two cores, each with a pool of two
+    threads, would spin against each other (the app's server runs one thread too, nnviz.runtime)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
@@ -85,15 +110,19 @@ def traces(at, i: int = 0) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def browser():
-    """Chromium for the browser tests of one module (skips, or fails in CI, without it)."""
+    """Chromium for the browser tests of one module (skips, or fails in CI, without it). Not one per test process:
+    Playwright's sync API keeps an event loop running while it is started, and a later module's asyncio.run()
+    (the protocol-level tests) would fail."""
     from browser import chromium
 
     yield from chromium()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server():
-    """A freshly started Streamlit server for the browser tests of one module."""
+    """A Streamlit server for the browser tests, one per test process (under pytest-xdist, per worker): each test's
+    pages are new sessions on it. A test that needs a freshly started server (a cold first page, a run log, a
+    warm-up, other settings) starts its own (tests/browser.py's Server)."""
     from browser import Server
 
     s = Server()
