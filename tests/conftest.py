@@ -128,3 +128,15 @@ def server():
     s = Server()
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A freshly started server for one module's protocol-level tests, with its run log on (app.py appends a line
+    per script run to NNVIZ_RUN_LOG) and no background warm-up, whose sessions would run too: (server, log)."""
+    from browser import Server
+
+    log = tmp_path_factory.mktemp("runs") / "runs.log"
+    server = Server({"NNVIZ_RUN_LOG": str(log), "NNVIZ_WARM": "0"})
+    yield server, log
+    server.stop()

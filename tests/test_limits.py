@@ -34,15 +34,6 @@ HUGE = 21_000_000  # the issue's probe: a 21 MB text box value
 RSS_MB = 700  # the issue's bar for the process after three of them (it was 1.5 GB)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A fresh server with the run log on (and no background warm-up, whose sessions would run too)."""
-    log = tmp_path_factory.mktemp("runs") / "runs.log"
-    server = Server({"NNVIZ_RUN_LOG": str(log), "NNVIZ_WARM": "0"})
-    yield server, log
-    server.stop()
-
-
 def starts(log: Path) -> int:
     """Script runs started so far, by every session."""
     return sum(line.startswith("start ") for line in log.read_text().splitlines()) if log.exists() else 0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import ROOT, Server
+from browser import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from classroom import FloodClient  # noqa: E402  (the benchmark's protocol client)
@@ -26,15 +26,6 @@ from classroom import FloodClient  # noqa: E402  (the benchmark's protocol clien
 BURST = 50  # control changes sent back to back
 FEW = 5  # script runs a burst may start, at most (fastReruns = false: about 2; true: about one per change)
 DEADLINE_S = 240  # each test's protocol session gives up after this long (a bound, not an assert)
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A fresh server with the run log on (and no background warm-up, whose sessions would run too)."""
-    log = tmp_path_factory.mktemp("runs") / "runs.log"
-    server = Server({"NNVIZ_RUN_LOG": str(log), "NNVIZ_WARM": "0"})
-    yield server, log
-    server.stop()
 
 
 def events(log: Path) -> list[tuple[str, str]]:

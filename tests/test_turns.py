@@ -68,12 +68,18 @@ def test_at_most_slots_runs_compute_at_once_in_the_order_they_asked():
     assert "Stop works meanwhile" in last[0]
 
 
-def test_stop_while_waiting_gives_up_the_place_and_trains_nothing():
-    turns, meter, out = live.Turns(1), Meter(), {}
-    first = threading.Thread(target=_train, args=(turns, meter, "first", 10, out))
-    first.start()
+def _holding(turns, meter, out, name, epochs) -> threading.Thread:
+    """A training started in its own thread, once it holds a turn."""
+    thread = threading.Thread(target=_train, args=(turns, meter, name, epochs, out))
+    thread.start()
     while turns.running < 1:
         time.sleep(0.001)
+    return thread
+
+
+def test_stop_while_waiting_gives_up_the_place_and_trains_nothing():
+    turns, meter, out = live.Turns(1), Meter(), {}
+    first = _holding(turns, meter, out, "first", 10)
 
     class Stop(Exception):
         pass
@@ -120,10 +126,7 @@ def test_no_limit_when_slots_is_zero():
 def test_work_outside_the_live_loop_waits_for_its_turn_too():
     """The Devices timing trains without train_live: it takes a turn like a training (turns.turn())."""
     turns, meter, out = live.Turns(1), Meter(), {}
-    training = threading.Thread(target=_train, args=(turns, meter, "train", 6, out))
-    training.start()
-    while turns.running < 1:
-        time.sleep(0.001)
+    training = _holding(turns, meter, out, "train", 6)
     with turns.turn():
         assert meter.now == 0 and len(out["train"]["history"]) == 6  # only once the training gave its turn back
     training.join(30)
