@@ -64,7 +64,7 @@ def test_at_most_slots_runs_compute_at_once_in_the_order_they_asked():
     assert turns.running == 0 and _queued(turns) == 0
     assert not any(name in ("s0", "s1") for name, _, _ in waits)  # the first two never waited
     last = [text for name, _, text in waits if name == "s5"]
-    assert last and "4 have to finish or pause" in last[0] and "2 runs at a time" in last[0], last[:1]
+    assert last and "trains 2 runs at a time, and 4 runs are ahead of yours" in last[0], last[:1]
     assert "Stop works meanwhile" in last[0]
 
 

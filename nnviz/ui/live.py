@@ -84,8 +84,9 @@ TURNS = Turns(TRAIN_SLOTS)
 
 
 def waiting_text(ahead: int, slots: int) -> str:
-    return (f"Waiting for a turn: this server trains {slots} run{'s' if slots != 1 else ''} at a time, "
-            f"{ahead} {'has' if ahead == 1 else 'have'} to finish or pause before yours starts. Stop works meanwhile.")
+    runs = lambda n: f"{n} run{'s' if n != 1 else ''}"  # noqa: E731
+    return (f"Waiting for a turn: this server trains {runs(slots)} at a time, and {runs(ahead)} "
+            f"{'is' if ahead == 1 else 'are'} ahead of yours. Stop works meanwhile.")
 
 
 def train_live(run: dict, snapshots: Iterable[Any], epochs: int, draw: Callable[[dict, bool], None],
