@@ -8,84 +8,28 @@ ahead of theirs, and Stop works while they wait. `NNVIZ_TRAIN_SLOTS` sets the nu
 """
 from __future__ import annotations
 
-import collections
 import os
-import threading
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from nnviz.controls import BoolSpec
+
+from .heavy import Turns
 
 LIVE_FRAMES = 10  # chart redraws per run, the final one included, whatever the epochs and the server's speed
 SLOW = BoolSpec("Slow motion (about 5 s per run)", False, help="Pause between updates so the charts can be followed.")
 SLOW_SECONDS = 5.0  # the pauses of one slow-motion run, in all
 TICKS = 50  # progress updates per run: a few hundred bytes each, and where a click on Stop is seen
-POLL_S = 0.5  # while waiting for a turn: how often the page is told (a Streamlit call, where Stop is seen)
-
-
-class Turns:
-    """At most `slots` trainings compute at once (slots <= 0: no limit), served in the order they asked."""
-
-    def __init__(self, slots: int) -> None:
-        self.slots = slots
-        self._cond = threading.Condition()
-        self._queue: collections.deque = collections.deque()  # tickets of the runs waiting, first in front
-        self.running = 0
-
-    def acquire(self, waiting: Callable[[int], None] | None = None, poll: float = POLL_S) -> None:
-        """Wait for a turn. While waiting, waiting(runs that must end or pause first) every `poll` s: an
-        exception it raises (a click on Stop) gives up the place in the queue and propagates."""
-        if self.slots <= 0:
-            return
-        ticket = object()
-        with self._cond:
-            self._queue.append(ticket)
-        try:
-            while True:
-                with self._cond:
-                    if self._queue[0] is ticket and self.running < self.slots:
-                        self._queue.popleft()
-                        self.running += 1
-                        self._cond.notify_all()  # the next in line may fit too
-                        return
-                    ahead = self._queue.index(ticket) + self.running - self.slots + 1
-                if waiting is not None:
-                    waiting(ahead)  # at once, then every `poll` s
-                with self._cond:
-                    if not (self._queue[0] is ticket and self.running < self.slots):
-                        self._cond.wait(poll)
-        except BaseException:
-            with self._cond:
-                if ticket in self._queue:
-                    self._queue.remove(ticket)
-                self._cond.notify_all()
-            raise
-
-    def release(self) -> None:
-        if self.slots <= 0:
-            return
-        with self._cond:
-            self.running -= 1
-            self._cond.notify_all()
-
-    @contextmanager
-    def turn(self, waiting: Callable[[int], None] | None = None) -> Iterator[None]:
-        """The body runs holding a turn (for work that trains without train_live: the Devices timing)."""
-        self.acquire(waiting)
-        try:
-            yield
-        finally:
-            self.release()
-
-
 TRAIN_SLOTS = int(os.environ.get("NNVIZ_TRAIN_SLOTS", "1") or 0)
 TURNS = Turns(TRAIN_SLOTS)
 
 
+def _runs(n: int) -> str:
+    return f"{n} run{'s' if n != 1 else ''}"
+
+
 def waiting_text(ahead: int, slots: int) -> str:
-    runs = lambda n: f"{n} run{'s' if n != 1 else ''}"  # noqa: E731
-    return (f"Waiting for a turn: this server trains {runs(slots)} at a time, and {runs(ahead)} "
+    return (f"Waiting for a turn: this server trains {_runs(slots)} at a time, and {_runs(ahead)} "
             f"{'is' if ahead == 1 else 'are'} ahead of yours. Stop works meanwhile.")
 
 
@@ -110,7 +54,7 @@ def train_live(run: dict, snapshots: Iterable[Any], epochs: int, draw: Callable[
 
     The run trains only while it holds one of `turns` (default: the process's TURNS), taken before the first
     epoch and given up during each slow-motion pause (so a slow run costs the others only its epochs); while
-    it waits, waiting(epochs done, a sentence saying how many runs are ahead) is called every POLL_S s."""
+    it waits, waiting(epochs done, a sentence saying how many runs are ahead) is called every heavy.POLL_S s."""
     turns = TURNS if turns is None else turns
     run.update(history=[], state="running", seconds=0.0)
     history = run["history"]
