@@ -163,7 +163,7 @@ def test_phone_sidebar_closes_after_a_page_is_chosen(browser, server):
         page.locator("[data-testid='stSidebarNavLink']", has_text="Vanishing").click()
         page.wait_for_url("**/vanishing")
         page.wait_for_function("() => document.querySelector(\"[data-testid='stSidebar']\")"
-                               ".getBoundingClientRect().right <= 0", timeout=10_000)
+                               ".getBoundingClientRect().right <= 0", timeout=60_000)  # the new page runs first; a loaded run took over 10 s
         assert sidebar.bounding_box()["width"] == 0 or sidebar.bounding_box()["x"] + sidebar.bounding_box()["width"] <= 0
     finally:
         page.close()
