@@ -33,9 +33,9 @@ if [ "$(node -p "require('./.cache/axe/node_modules/axe-core/package.json').vers
 fi
 # Three test processes (pytest-xdist; NNVIZ_TEST_WORKERS=N to change, 0 for one process): each takes whole test
 # files (--dist loadfile), so a file's module-scoped server or browser is started once; tests/conftest.py hands
-# out the longest files first.
+# out the longest files first (--no-loadscope-reorder: else xdist orders the files by their number of tests).
 WORKERS="${NNVIZ_TEST_WORKERS:-3}"
 if [ "$WORKERS" = "0" ]; then
   exec python -m pytest "$@"
 fi
-exec python -m pytest -n "$WORKERS" --dist loadfile "$@"
+exec python -m pytest -n "$WORKERS" --dist loadfile --no-loadscope-reorder "$@"
