@@ -39,6 +39,18 @@ def pytest_configure(config) -> None:
 
         torch.set_num_threads(1)
     _scan_installed_components_once()
+    _one_script_cache()
+
+
+def _one_script_cache() -> None:
+    """AppTest gives every run a new ScriptCache, so each run parses and compiles app.py and its page again (6 % of
+    the AppTest tests' CPU, py-spy); a real server keeps one ScriptCache for every session. The scripts do not
+    change while the tests run (no test writes one): one cache per test process, as one server has."""
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+    from streamlit.testing.v1 import app_test
+
+    shared = ScriptCache()
+    app_test.ScriptCache = lambda: shared
 
 
 def _scan_installed_components_once() -> None:
