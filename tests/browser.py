@@ -94,7 +94,9 @@ class Tab:
         self._page.on(event, handler)
 
     def close(self) -> None:
-        page = self._page
+        page, self._page = self._page, None  # closed: a second close() must not hand the tab out twice
+        if page is None:
+            return
         for event, handler in self._listeners:
             page.remove_listener(event, handler)
         self._listeners.clear()
