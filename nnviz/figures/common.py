@@ -4,8 +4,14 @@ from __future__ import annotations
 import re
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from ..palette import for_text
+
+# Every figure starts from plotly_white (plotly's own default-theme setting): plotly gives a new figure the default
+# template as already validated, where template="plotly_white" in _base validated and deep-copied it again at every
+# figure (8.5 of _base's 22.7 ms).
+pio.templates.default = "plotly_white"
 
 BASE_FONT = 14  # px; presentation mode scales figures through for_projector(), not here
 
@@ -29,7 +35,7 @@ TITLE_STANDOFF = 10  # px between an axis title and its tick labels (with automa
 def _base(fig: go.Figure, height: int, titled: bool = False) -> go.Figure:
     """Shared layout. `titled`: the figure has subplot titles, so the legend goes above them."""
     fig.update_layout(
-        height=height, template="plotly_white", font_size=BASE_FONT,
+        height=height, font_size=BASE_FONT,
         margin=dict(l=10, r=10, t=90 if titled else 40, b=10),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
         hovermode="x unified",
