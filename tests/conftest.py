@@ -1,4 +1,4 @@
-"""Shared fixtures: an AppTest factory with clean caches."""
+"""Shared fixtures: an AppTest factory, the browser and a server for the browser tests."""
 from __future__ import annotations
 
 import functools
@@ -84,12 +84,12 @@ def _pages_mode_as_on_a_running_server(monkeypatch):
 
 @pytest.fixture
 def app():
-    """Open a page through app.py (so the shared frame runs), with query params and clean caches."""
-    import streamlit as st
+    """Open a page through app.py (so the shared frame runs), with query params. The st.cache_data caches are kept
+    from test to test in a test process, as one server keeps them from session to session (clearing them before
+    each test cost 11 % of the AppTest tests' CPU): every cached function is pure in its arguments, so a warm
+    entry holds what a cold run computes (nnviz.lessons keeps the answers per process too). The tests that count
+    what a cache holds start their own server (test_warm.py, test_limits.py)."""
     from streamlit.testing.v1 import AppTest
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
     def open_page(page: str | None = None, **query) -> AppTest:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
