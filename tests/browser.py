@@ -164,12 +164,18 @@ def open_page(opener, url: str, content: str | None = None, size: tuple[int, int
     page = opener.new_page(viewport={"width": size[0], "height": size[1]}) if size else opener.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    return page, errors, load(page, url, content)
+
+
+def load(page, url: str, content: str | None = None):
+    """Open `url` in `page` (a new document, so a new Streamlit session) and wait until its script run has
+    finished and `content` (a selector) is shown. Returns the response."""
     response = page.goto(url)
     wait_idle(page, timeout=60_000)
     if content:
         page.wait_for_selector(content, timeout=60_000)
     wait_idle(page)
-    return page, errors, response
+    return response
 
 
 def wait_idle(page, timeout: float = 30_000) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import ROOT, chromium, free_port, open_page, skip_or_fail, wait_idle
+from browser import ROOT, chromium, free_port, load, open_page, skip_or_fail, wait_idle
 
 
 DEPLOY = ROOT / "deploy"
@@ -187,8 +187,11 @@ PAGES = [
 
 def test_every_page_loads_through_nginx(browser, stack, tmp_path):
     ctx = _student(browser)
+    page = ctx.new_page()  # one tab, as a student goes from page to page (each load is a new session)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
     for path, content in PAGES:
-        page, errors, response = _open(ctx, stack.url + path, content)
+        response = load(page, stack.url + path, content)
         _assert_full_app(page, errors)
         for name, value in SECURITY_HEADERS.items():
             assert response.headers.get(name) == value, (path, name, response.headers)
@@ -200,7 +203,6 @@ def test_every_page_loads_through_nginx(browser, stack, tmp_path):
                                    timeout=30_000)
             wait_idle(page)
             _assert_full_app(page, errors)
-        page.close()
     ctx.close()
     # the websocket went through nginx (upgraded: 101; logged when it closes) and HTML is compressed
     assert _wait_log(stack, lambda log: any(l["uri"] == "/_stcore/stream" and l["status"] == "101" for l in log))
