@@ -216,3 +216,24 @@ def short_panels(page, screen_height: int, min_panel: int = MIN_PANEL) -> list[i
             if r is not None and r["height"] < min_panel:
                 short.append(round(r["height"]))
     return short
+
+
+def overlapping_ticks(page) -> list:
+    """Pairs of tick labels of one chart whose boxes overlap (a projector's "0" printed over "0.3"). A label with a
+    superscript (a log axis's 10⁻⁷) has a box that rises above its line by part of the superscript's height, so a
+    pair with one may overlap by up to 8 px vertically (as in test_regression's first-screen check) and still read
+    as two labels; any other pair by at most 1 px."""
+    return page.evaluate("""() => {
+        const out = [];
+        for (const chart of document.querySelectorAll("[data-testid='stPlotlyChart']")) {
+            const boxes = [...chart.querySelectorAll('.xtick text, .ytick text')]
+                .map(t => [t.textContent, t.getBoundingClientRect(), t.querySelector('tspan') !== null])
+                .filter(([_, r]) => r.width > 0);
+            for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+                const [a, r, supA] = boxes[i], [b, s, supB] = boxes[j], dy = supA || supB ? 8 : 1;
+                if (r.left < s.right - 1 && s.left < r.right - 1 && r.top < s.bottom - dy && s.top < r.bottom - dy)
+                    out.push([a, b]);
+            }
+        }
+        return out;
+    }""")

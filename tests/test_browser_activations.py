@@ -1,11 +1,11 @@
 """The activation page in a real browser (Playwright + Chromium): the headline figure fits a projector's
-first screen, the landmarks table fits a laptop, and nothing overflows a phone."""
+first screen, the landmarks table fits a laptop, and nothing overflows a phone. Its tour's steps on a projector are
+walked in test_browser_lessons.py, with the same checks (panels, tick labels, the answer in the reveal figure)."""
 from __future__ import annotations
 
 import pytest
 
-from browser import SHOTS, commit_guess, open_page
-from nnviz import lessons as Ls
+from browser import SHOTS, open_page, overlapping_ticks
 
 CHART = "[data-testid='stPlotlyChart'] .main-svg"
 # the widest formulas of the registry (piecewise derivatives, SELU's constants, Mish's derivative)
@@ -37,61 +37,6 @@ def _panels(page) -> list[dict]:
     return out
 
 
-def _overlapping_ticks(page) -> list:
-    """Pairs of tick labels of one chart whose boxes overlap (a projector's "0" printed over "0.3")."""
-    return page.evaluate("""() => {
-        const out = [];
-        for (const chart of document.querySelectorAll("[data-testid='stPlotlyChart']")) {
-            const boxes = [...chart.querySelectorAll('.xtick text, .ytick text')]
-                .map(t => [t.textContent, t.getBoundingClientRect()]).filter(([_, r]) => r.width > 0);
-            for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
-                const [a, r] = boxes[i], [b, s] = boxes[j];
-                if (r.left < s.right - 1 && s.left < r.right - 1 && r.top < s.bottom - 1 && s.top < r.bottom - 1)
-                    out.push([a, b]);
-            }
-        }
-        return out;
-    }""")
-
-
-def _chart_text(page, i: int) -> str:
-    return page.locator("[data-testid='stPlotlyChart']").nth(i).locator(".main-svg").first.evaluate(
-        "e => [...e.parentElement.querySelectorAll('svg text')].map(t => t.textContent).join(' | ')")
-
-
-@pytest.mark.parametrize("step", range(1, len(Ls.TOURS["activations"]) + 1))
-def test_tour_step_panels_keep_their_height_on_a_projector(browser, server, step):
-    """1024x768, presentation mode, each tour step (with a question: after a guess is committed): every plot
-    panel of every figure whose top is on the first screen has at least 150 px of plot area, no two tick labels
-    of a chart overlap, and a question's answer is written inside the figure right under its verdict."""
-    s = Ls.TOURS["activations"][step - 1]
-    page = browser.new_page(viewport={"width": W, "height": H})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{server.url}/activations?present=true&tour={step}")
-    page.wait_for_selector(".st-key-tour_panel", timeout=60_000)
-    _idle(page)
-    if s.question is not None:
-        commit_guess(page, Ls.QUESTIONS[s.question].kind)
-        _idle(page)
-    page.wait_for_selector("[data-testid='stPlotlyChart'] .nsewdrag", timeout=60_000)
-    _idle(page)
-    page.wait_for_timeout(800)  # plotly's layout pass
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"activations-tour-{step}{'-revealed' if s.question else ''}.png"))
-    assert page.locator("[data-testid='stException']").count() == 0
-    panels = _panels(page)
-    assert panels, "no figure starts on the first screen"
-    short = [(p["chart"], round(p["y"]), round(p["height"])) for p in panels if p["height"] < MIN_PANEL]
-    assert not short, short
-    assert not _overlapping_ticks(page)
-    if s.question is not None:  # the reveal figure, right under the verdict, writes the answer
-        a = Ls.QUESTIONS[s.question].answer()
-        assert a.shown in _chart_text(page, 0)
-    assert not errors, errors
-    page.close()
-
-
 def test_presentation_default_panels_and_normal_view(browser, server):
     """The page's default on a projector (f and f' side by side, each panel >= 150 px) and the normal view at
     1400x1100 (f and f' >= 150 px each; the strip is a strip), both with no overlapping tick labels."""
@@ -100,13 +45,13 @@ def test_presentation_default_panels_and_normal_view(browser, server):
     panels = _panels(page)
     assert len(panels) == 2 and all(p["height"] >= MIN_PANEL for p in panels), panels
     assert abs(panels[0]["y"] - panels[1]["y"]) < 1  # one row
-    assert not _overlapping_ticks(page)
+    assert not overlapping_ticks(page)
     page.close()
     page, errors, _ = open_page(browser, f"{server.url}/activations", CHART, (1400, 1100))
     page.wait_for_timeout(800)
     panels = sorted(_panels(page), key=lambda p: p["y"])
     assert len(panels) == 3 and all(p["height"] >= MIN_PANEL for p in panels[:2]), panels
-    assert not _overlapping_ticks(page)
+    assert not overlapping_ticks(page)
     assert not errors, errors
     page.close()
 def _open(browser, url: str, width: int, height: int):

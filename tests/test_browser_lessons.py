@@ -5,14 +5,14 @@ too; a step with a question shows no figure until a guess is committed, then the
 figure. The address bar follows the tour, so a copied URL reopens the step.
 
 Issue 17's bar, asserted at every step before and after a guess: every plot panel of every figure whose top
-is on the first screen keeps at least 150 px of plot area; after a guess at a number question, the verdict's
-number is written as text in a figure on the first screen; Next stays where it was, so clicking twice at
-the same screen point moves two steps."""
+is on the first screen keeps at least 150 px of plot area; no two tick labels of a chart overlap; after a guess,
+the answer is written as text in the reveal figure right under the verdict, on the first screen; Next stays where
+it was, so clicking twice at the same screen point moves two steps."""
 from __future__ import annotations
 
 import pytest
 
-from browser import GUESS, SHOTS, commit_guess, short_panels
+from browser import GUESS, SHOTS, commit_guess, overlapping_ticks, short_panels
 from nnviz import lessons as Ls
 
 W, H = 1024, 768
@@ -99,12 +99,15 @@ def test_every_tour_step_fits_a_projector(browser, server, name):
             shown = str(q.answer().value) if q.kind == "choice" else q.answer().shown
             if not _written_on_a_figure(page, shown):
                 problems.append((name, i, "the answer is not written on a figure on the first screen", shown))
+            if shown not in page.locator(CHART).first.evaluate("e => e.textContent"):
+                problems.append((name, i, "the answer is not written in the reveal figure under the verdict", shown))
             _inside(page, ".st-key-question_panel", problems, (name, i))
             _inside(page, ".st-key-tour_panel", problems, (name, i))
         box = _inside(page, CHART, problems, (name, i))
         if box["height"] < MIN_HEIGHT:  # still a figure, not a strip
             problems.append((name, i, "figure height", box["height"]))
         _panels(page, problems, (name, i))
+        problems.extend((name, i, "tick labels overlap", pair) for pair in overlapping_ticks(page))
         if i < len(steps):
             page.mouse.click(*at)  # where Next was on step 1: still Next, never Reset or End
             _idle(page)
