@@ -237,3 +237,33 @@ def overlapping_ticks(page) -> list:
         }
         return out;
     }""")
+
+
+_FIRST_SCREEN = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")].map(c => {
+  const r = c.getBoundingClientRect();
+  const texts = [...c.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .annotation-text, .legendtext')]
+    .map(e => e.getBoundingClientRect()).filter(b => b.width > 0)
+    .map(b => [b.x, b.y, b.width, b.height]);
+  return {top: r.y, bottom: r.bottom, height: r.height, text: c.innerText || '',
+          words: [...c.querySelectorAll('.annotation-text, .legendtext')].map(e => e.textContent),
+          plots: [...c.querySelectorAll('.nsewdrag')].map(e => e.getBoundingClientRect().height), texts};
+})"""
+
+
+def first_screen(page, where: str, problems: list, height: int = 768) -> list[dict]:
+    """The charts whose top is on the first screen (scrolled to the top): each wholly on it, each plot panel
+    >= 150 px tall, no two of its labels (ticks, axis titles, annotations, legend) on top of each other."""
+    page.evaluate("() => { window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => { if (e.scrollTop) "
+                  "e.scrollTop = 0; }); }")  # the app scrolls in its own container, not the window
+    page.wait_for_timeout(300)
+    shown = [c for c in page.evaluate(_FIRST_SCREEN) if c["height"] > 0 and c["top"] < height]
+    for i, c in enumerate(shown):
+        if c["bottom"] > height + 1:
+            problems.append((where, i, "bottom", c["bottom"]))
+        problems += [(where, i, "plot px", round(h)) for h in c["plots"] if h < 150]
+        boxes = c["texts"]
+        for j, (x, y, w, h) in enumerate(boxes):  # a superscript's line box may graze the next label: 8 px slack
+            for x2, y2, w2, h2 in boxes[j + 1:]:
+                if min(x + w, x2 + w2) - max(x, x2) > 2 and min(y + h, y2 + h2) - max(y, y2) > 8:
+                    problems.append((where, i, "labels overlap", (x, y), (x2, y2)))
+    return shown

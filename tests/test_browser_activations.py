@@ -3,9 +3,7 @@ first screen, the landmarks table fits a laptop, and nothing overflows a phone. 
 walked in test_browser_lessons.py, with the same checks (panels, tick labels, the answer in the reveal figure)."""
 from __future__ import annotations
 
-import pytest
-
-from browser import SHOTS, open_page, overlapping_ticks
+from browser import open_page, overlapping_ticks
 
 CHART = "[data-testid='stPlotlyChart'] .main-svg"
 # the widest formulas of the registry (piecewise derivatives, SELU's constants, Mish's derivative)

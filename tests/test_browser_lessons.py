@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import GUESS, SHOTS, commit_guess, overlapping_ticks, short_panels
+from browser import GUESS, SHOTS, commit_guess, first_screen, overlapping_ticks, short_panels
 from nnviz import lessons as Ls
 
 W, H = 1024, 768
@@ -56,6 +56,37 @@ def _written_on_a_figure(page, text: str) -> bool:
         if box is not None and box["y"] < H and text in chart.evaluate("e => e.textContent"):
             return True
     return False
+
+
+def _regression(page, i: int, step: Ls.Step, problems: list) -> None:
+    """The regression tour as a teacher runs it: Train is pressed at each step that says to (and at the first, the
+    default run). Before and after it, every chart on the first screen is wholly on it, each plot >= 150 px, no two
+    labels (ticks, titles, annotations, legend) on top of each other; step 5's loss chart ends at the epoch the run
+    stopped; step 6 shows step 4's SGD run beside Adam's."""
+    where = f"step {i}" + (" revealed" if step.question is not None else "")
+    shown = first_screen(page, where, problems)
+    if step.question is None:
+        assert len(shown) == 2, where  # the loss and the line panels
+    if i not in (1, 4, 5, 6):
+        return
+    page.locator(".st-key-train button").click()
+    _idle(page)
+    page.wait_for_selector("[data-testid='stAlert']:has-text('Trained'), [data-testid='stAlert']:has-text('blew up')",
+                           timeout=120_000)
+    _idle(page)
+    page.screenshot(path=str(SHOTS / f"tour-regression-{i}-trained.png"))
+    shown = first_screen(page, f"step {i} trained", problems)
+    if i == 5:
+        assert "blew up" in page.locator("[data-testid='stAlert']").last.inner_text()
+        ticks = page.locator(CHART).first.locator(".xtick text").all_text_contents()
+        assert ticks[-1] == "8" and len(shown) == 2, ticks  # epochs 0..9, not 0..999
+    if i == 6:
+        assert "earlier: SGD" in shown[0]["words"], shown[0]["words"]
+
+
+# More a page's tour asks of the teacher at a step, after the checks every step gets (page, step number, step,
+# problems): pressing Train where the step says so, and what the page then shows.
+AT_EACH_STEP = {"regression": _regression}
 
 
 @pytest.mark.parametrize("name", list(Ls.TOURS))
@@ -108,6 +139,8 @@ def test_every_tour_step_fits_a_projector(browser, server, name):
             problems.append((name, i, "figure height", box["height"]))
         _panels(page, problems, (name, i))
         problems.extend((name, i, "tick labels overlap", pair) for pair in overlapping_ticks(page))
+        if name in AT_EACH_STEP:
+            AT_EACH_STEP[name](page, i, step, problems)
         if i < len(steps):
             page.mouse.click(*at)  # where Next was on step 1: still Next, never Reset or End
             _idle(page)

@@ -9,6 +9,7 @@ import threading
 import numpy as np
 import pytest
 
+from browser import first_screen, wait_idle
 from conftest import shown_script
 import torch
 from torch import nn
@@ -771,89 +772,15 @@ def test_weight_after_100_reveal_draws_the_run():
 
 # --- On a projector ------------------------------------------------------------------------------------
 
-_PANELS = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")].map(c => {
-  const r = c.getBoundingClientRect();
-  const texts = [...c.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .annotation-text, .legendtext')]
-    .map(e => e.getBoundingClientRect()).filter(b => b.width > 0)
-    .map(b => [b.x, b.y, b.width, b.height]);
-  return {top: r.y, bottom: r.bottom, height: r.height, text: c.innerText || '',
-          words: [...c.querySelectorAll('.annotation-text, .legendtext')].map(e => e.textContent),
-          plots: [...c.querySelectorAll('.nsewdrag')].map(e => e.getBoundingClientRect().height), texts};
-})"""
-
-
-def _first_screen(page, where: str, problems: list) -> list[dict]:
-    """The charts whose top is on the first screen (scrolled to the top): each wholly on it, each plot panel
-    >= 150 px tall, no two of its labels (ticks, axis titles, annotations, legend) on top of each other."""
-    page.evaluate("() => { window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => { if (e.scrollTop) "
-                  "e.scrollTop = 0; }); }")  # the app scrolls in its own container, not the window
-    page.wait_for_timeout(300)
-    shown = [c for c in page.evaluate(_PANELS) if c["height"] > 0 and c["top"] < 768]
-    for i, c in enumerate(shown):
-        if c["bottom"] > 769:
-            problems.append((where, i, "bottom", c["bottom"]))
-        problems += [(where, i, "plot px", round(h)) for h in c["plots"] if h < 150]
-        boxes = c["texts"]
-        for j, (x, y, w, h) in enumerate(boxes):  # a superscript's line box may graze the next label: 8 px slack
-            for x2, y2, w2, h2 in boxes[j + 1:]:
-                if min(x + w, x2 + w2) - max(x, x2) > 2 and min(y + h, y2 + h2) - max(y, y2) > 8:
-                    problems.append((where, i, "labels overlap", (x, y), (x2, y2)))
-    return shown
-
-
-def test_every_first_screen_of_the_tour_reads_on_a_projector(browser, server):
-    """Presentation mode at 1024x768, one session walking the tour with Next: the page's default, each step,
-    each step's reveal after a guess and each Train a step asks for. Every chart on the first screen fits it,
-    with >= 150 px of plot per panel; a reveal writes the verdict's number on its figure; step 5's loss chart
-    ends at the epoch the run stopped; step 6 shows step 4's SGD run beside Adam's."""
-    from nnviz import lessons as Ls
-
-    idle = "[data-testid='stApp'][data-test-script-state='notRunning']"
-
-    def settle() -> None:
-        page.wait_for_timeout(400)
-        page.wait_for_selector(idle, timeout=120_000)
-        page.wait_for_timeout(900)  # plotly's layout pass
-        page.wait_for_selector(idle, timeout=120_000)
-
-    def train() -> None:
-        page.locator(".st-key-train button").click()
-        settle()
-        page.wait_for_selector("[data-testid='stAlert']:has-text('Trained'), [data-testid='stAlert']:has-text('blew up')",
-                               timeout=120_000)
-        settle()
-
+def test_the_default_first_screen_reads_on_a_projector(browser, server):
+    """Presentation mode at 1024x768, the page's default: the loss and the line panels are on the first screen, each
+    wholly, each plot >= 150 px, no two labels on top of each other. The tour's steps, before and after each Train
+    a step asks for, are walked in test_browser_lessons.py with the same check."""
     problems: list = []
     page = browser.new_page(viewport={"width": 1024, "height": 768})
     page.goto(f"{server.url}/regression?present=true")
-    settle()
-    assert len(_first_screen(page, "default", problems)) == 2  # the loss and the line panels
-    page.goto(f"{server.url}/regression?present=true&tour=1")
-    settle()
-    steps = Ls.TOURS["regression"]
-    for i, step in enumerate(steps, 1):
-        where = f"step {i}"
-        if step.question is not None:
-            form = page.locator(".st-key-question_panel")
-            form.locator("input").fill("1")
-            form.locator("[data-testid='stFormSubmitButton'] button").click()
-            settle()
-            shown = _first_screen(page, where + " revealed", problems)
-            answer = Ls.QUESTIONS[step.question].answer()
-            assert any(answer.shown in " ".join(c["words"]) for c in shown), (where, answer.shown)
-        else:
-            assert len(_first_screen(page, where, problems)) == 2, where
-        if i in (1, 4, 5, 6):  # the steps that say "press Train" (and the first, the default run)
-            train()
-            shown = _first_screen(page, where + " trained", problems)
-            if i == 5:
-                assert "blew up" in page.locator("[data-testid='stAlert']").last.inner_text()
-                ticks = page.locator("[data-testid='stPlotlyChart']").first.locator(".xtick text").all_text_contents()
-                assert ticks[-1] == "8" and len(shown) == 2, ticks  # epochs 0..9, not 0..999
-            if i == 6:
-                assert "earlier: SGD" in shown[0]["words"], shown[0]["words"]
-        if i < len(steps):
-            page.locator(".st-key-tour_next button").click()
-            settle()
+    wait_idle(page)
+    page.wait_for_timeout(900)  # plotly's layout pass
+    assert len(first_screen(page, "default", problems)) == 2  # the loss and the line panels
     page.close()
     assert not problems, problems
