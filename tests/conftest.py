@@ -18,11 +18,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 # pytest-xdist's --dist loadfile (scripts/test.sh) no worker starts a long file when the others are nearly done.
 # A file not listed runs after these, in the usual order.
 LONGEST_FIRST = (
-    "test_a11y_browser.py", "test_browser_lessons.py", "test_browser.py", "test_layout.py", "test_regression.py",
-    "test_deploy.py", "test_lesson_ui.py", "test_hostile_browser.py", "test_lessons.py", "test_browser_logits.py",
-    "test_fuzz_urls.py", "test_browser_activations.py", "test_pages.py", "test_logits_page.py",
-    "test_browser_class.py", "test_deep.py", "test_deep_page.py", "test_warm.py", "test_classification.py",
-    "test_browser_deep.py", "test_limits.py", "test_vanishing.py", "test_runtime.py",
+    "test_a11y_browser.py", "test_browser_lessons.py", "test_layout.py", "test_browser.py", "test_deploy.py",
+    "test_lessons.py", "test_browser_logits.py", "test_lesson_ui.py", "test_hostile_browser.py", "test_fuzz_urls.py",
+    "test_regression.py", "test_pages.py", "test_logits_page.py", "test_browser_class.py", "test_warm.py",
+    "test_deep.py", "test_deep_page.py", "test_browser_activations.py", "test_cross_links.py", "test_limits.py",
+    "test_classification.py", "test_vanishing.py", "test_runtime.py", "test_browser_deep.py",
 )
 
 
