@@ -218,25 +218,32 @@ def short_panels(page, screen_height: int, min_panel: int = MIN_PANEL) -> list[i
     return short
 
 
+def overlap(a, b) -> tuple[float, float]:
+    """How far two label boxes (x, y, width, height) overlap, across and down, in px (<= 0: apart)."""
+    (x, y, w, h), (x2, y2, w2, h2) = a, b
+    return min(x + w, x2 + w2) - max(x, x2), min(y + h, y2 + h2) - max(y, y2)
+
+
+# A label with a superscript (a log axis's 10⁻⁷) has a box that rises above its line by part of the superscript's
+# height: two such labels may overlap this far down and still read as two.
+SUPERSCRIPT_SLACK = 8  # px
+
+
 def overlapping_ticks(page) -> list:
-    """Pairs of tick labels of one chart whose boxes overlap (a projector's "0" printed over "0.3"). A label with a
-    superscript (a log axis's 10⁻⁷) has a box that rises above its line by part of the superscript's height, so a
-    pair with one may overlap by up to 8 px vertically (as in test_regression's first-screen check) and still read
-    as two labels; any other pair by at most 1 px."""
-    return page.evaluate("""() => {
-        const out = [];
-        for (const chart of document.querySelectorAll("[data-testid='stPlotlyChart']")) {
-            const boxes = [...chart.querySelectorAll('.xtick text, .ytick text')]
-                .map(t => [t.textContent, t.getBoundingClientRect(), t.querySelector('tspan') !== null])
-                .filter(([_, r]) => r.width > 0);
-            for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
-                const [a, r, supA] = boxes[i], [b, s, supB] = boxes[j], dy = supA || supB ? 8 : 1;
-                if (r.left < s.right - 1 && s.left < r.right - 1 && r.top < s.bottom - dy && s.top < r.bottom - dy)
-                    out.push([a, b]);
-            }
-        }
-        return out;
-    }""")
+    """Pairs of tick labels of one chart whose boxes overlap (a projector's "0" printed over "0.3") by more than 1 px,
+    or SUPERSCRIPT_SLACK px down where either has a superscript."""
+    charts = page.evaluate("""() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")].map(chart =>
+        [...chart.querySelectorAll('.xtick text, .ytick text')].map(t => { const r = t.getBoundingClientRect();
+            return [t.textContent, [r.x, r.y, r.width, r.height], t.querySelector('tspan') !== null]; })
+        .filter(([_, r]) => r[2] > 0))""")
+    out = []
+    for labels in charts:
+        for i, (a, box, sup) in enumerate(labels):
+            for b, box2, sup2 in labels[i + 1:]:
+                across, down = overlap(box, box2)
+                if across > 1 and down > (SUPERSCRIPT_SLACK if sup or sup2 else 1):
+                    out.append([a, b])
+    return out
 
 
 _FIRST_SCREEN = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")].map(c => {
@@ -262,8 +269,9 @@ def first_screen(page, where: str, problems: list, height: int = 768) -> list[di
             problems.append((where, i, "bottom", c["bottom"]))
         problems += [(where, i, "plot px", round(h)) for h in c["plots"] if h < 150]
         boxes = c["texts"]
-        for j, (x, y, w, h) in enumerate(boxes):  # a superscript's line box may graze the next label: 8 px slack
-            for x2, y2, w2, h2 in boxes[j + 1:]:
-                if min(x + w, x2 + w2) - max(x, x2) > 2 and min(y + h, y2 + h2) - max(y, y2) > 8:
-                    problems.append((where, i, "labels overlap", (x, y), (x2, y2)))
+        for j, box in enumerate(boxes):  # any label may be a superscript's, whose box grazes the next one's
+            for box2 in boxes[j + 1:]:
+                across, down = overlap(box, box2)
+                if across > 2 and down > SUPERSCRIPT_SLACK:
+                    problems.append((where, i, "labels overlap", tuple(box[:2]), tuple(box2[:2])))
     return shown
