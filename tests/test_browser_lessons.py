@@ -67,6 +67,9 @@ def _regression(page, i: int, step: Ls.Step, problems: list) -> None:
     shown = first_screen(page, where, problems)
     if step.question is None:
         assert len(shown) == 2, where  # the loss and the line panels
+    else:  # the verdict's number in a label or a legend entry of a figure on the first screen
+        answer = Ls.QUESTIONS[step.question].answer()
+        assert any(answer.shown in " ".join(c["words"]) for c in shown), (where, answer.shown)
     if i not in (1, 4, 5, 6):
         return
     page.locator(".st-key-train button").click()
