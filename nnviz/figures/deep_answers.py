@@ -71,7 +71,9 @@ def first_layer_figure(a) -> go.Figure:
 
 
 def loss_fall_figure(a) -> go.Figure:
-    """deep-relu-he-fall: the run's training loss (and test loss) over the epochs, the fall written at its end."""
+    """deep-relu-he-fall: the run's training loss (and test loss) over the epochs, the fall written at its end. The
+    curves keep the lower part of the plot and the texts the band above them, so that on a projector (larger type, a
+    shorter plot) the answer is not drawn under the key."""
     s = a.series
     ep, train, test = s["epoch"], s["train"], s["test"]
     fig = go.Figure()
@@ -80,14 +82,17 @@ def loss_fall_figure(a) -> go.Figure:
     fig.add_trace(go.Scatter(x=ep, y=train, mode="lines+markers", line=dict(color=s["colour"], width=3),
                              marker=dict(size=6), hovertemplate="training loss, epoch %{x}: %{y:.3g}<extra></extra>"))
     fig.add_hline(y=train[0], line=dict(color=INK, dash="dot", width=1.5))
-    fig.add_annotation(x=ep[-1], y=train[-1], ax=-60, ay=-150, showarrow=True, arrowhead=2, xanchor="right",
-                       align="right", font=NOTE, bgcolor=BOX,
-                       text=f"<b>falls by {a.shown}%</b><br>{train[0]:.3g} at epoch 0 → {train[-1]:.3g} at epoch {ep[-1]}")
-    _note(fig, f"{s['label']}<br>solid: training loss · dashed: test loss<br>dotted: where it started", "top right")
-    _answer_base(fig)
     top = max(v for v in train + test if math.isfinite(v))
+    ceiling = 1.5 * top  # the curves stay under two thirds of the plot's height: the key and the answer go above
+    # the key in the top left corner; the answer right-aligned in the rows under it (side by side they overlap on a
+    # phone), its arrow down to the last epoch
+    _note(fig, f"{s['label']} · solid: training loss<br>dashed: test loss · dotted: where it started", "top left")
+    fig.add_annotation(x=ep[-1], y=train[-1], ax=ep[-1], ay=0.7 * ceiling, axref="x", ayref="y", showarrow=True,
+                       arrowhead=2, xanchor="right", yanchor="top", align="right", font=NOTE, bgcolor=BOX,
+                       text=f"<b>falls by {a.shown}%</b><br>{train[0]:.3g} at epoch 0 → {train[-1]:.3g} at epoch {ep[-1]}")
+    _answer_base(fig)
     fig.update_xaxes(title_text="epoch", range=[-ep[-1] * 0.02, ep[-1] * 1.03])
-    fig.update_yaxes(title_text="loss", range=[0, 1.12 * top])
+    fig.update_yaxes(title_text="loss", range=[0, ceiling])
     return fig
 
 
@@ -164,12 +169,16 @@ def dead_figure(a) -> go.Figure:
                              marker=dict(size=15, color=c, symbol="diamond", line=dict(color=INK, width=2))))
     fig.add_annotation(x=ep[-1], y=dead[-1], ax=-30, ay=50, showarrow=True, arrowhead=2, xanchor="right",
                        font=NOTE, bgcolor=BOX, text=f"<b>{a.shown}% dead</b> at epoch {ep[-1]}")
-    fig.add_annotation(x=ep[0], y=dead[0], ax=40, ay=40, showarrow=True, arrowhead=2, xanchor="left",
+    # the start's label level with it, right of the steep first rise (below it, a short projector plot put it
+    # under the note); the note in the band above 100 %, which no share of dead units reaches
+    fig.add_annotation(x=ep[0], y=dead[0], ax=40, ay=0, showarrow=True, arrowhead=2, xanchor="left",
                        font=NOTE, bgcolor=BOX, text=f"{s['start']:.3g}% at epoch 0")
-    _note(fig, f"{s['label']}: a unit is dead when its input z ≤ 0 for every training input")
+    _note(fig, f"{s['label']}: a unit is dead when its input<br>z ≤ 0 for every training input", "top left")
     _answer_base(fig)
     fig.update_xaxes(title_text="epoch", range=[-ep[-1] * 0.03, ep[-1] * 1.03])
-    fig.update_yaxes(title_text="hidden units dead (%)", range=[0, 100], ticksuffix="%")
+    # no "(%)" in the title (the ticks say it): the whole title fits beside a projector's short plot
+    fig.update_yaxes(title_text="hidden units dead", range=[0, 135], tickvals=list(range(0, 101, 25)),
+                     ticktext=[f"{v}%" for v in range(0, 101, 25)])  # none above 100 %, where the note is
     return fig
 
 
