@@ -229,49 +229,55 @@ def overlap(a, b) -> tuple[float, float]:
 SUPERSCRIPT_SLACK = 8  # px
 
 
-def overlapping_ticks(page) -> list:
-    """Pairs of tick labels of one chart whose boxes overlap (a projector's "0" printed over "0.3") by more than 1 px,
-    or SUPERSCRIPT_SLACK px down where either has a superscript."""
-    charts = page.evaluate("""() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")].map(chart =>
-        [...chart.querySelectorAll('.xtick text, .ytick text')].map(t => { const r = t.getBoundingClientRect();
-            return [t.textContent, [r.x, r.y, r.width, r.height], t.querySelector('tspan') !== null]; })
-        .filter(([_, r]) => r[2] > 0))""")
-    out = []
-    for labels in charts:
-        for i, (a, box, sup) in enumerate(labels):
-            for b, box2, sup2 in labels[i + 1:]:
-                across, down = overlap(box, box2)
-                if across > 1 and down > (SUPERSCRIPT_SLACK if sup or sup2 else 1):
-                    out.append([a, b])
-    return out
-
-
-_FIRST_SCREEN = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")].map(c => {
+# Every chart on the page, top to bottom: its box, its Streamlit key (st-key-...), the words of its annotations and
+# legend, the heights of its plot panels (plotly's drag rectangle, one a subplot), and each of its labels (ticks, axis
+# titles, annotations, legend entries and title) with its box, whether it has a superscript, and whether it is a tick.
+_CHARTS = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")].map(c => {
   const r = c.getBoundingClientRect();
-  const texts = [...c.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .annotation-text, .legendtext')]
-    .map(e => e.getBoundingClientRect()).filter(b => b.width > 0)
-    .map(b => [b.x, b.y, b.width, b.height]);
-  return {top: r.y, bottom: r.bottom, height: r.height, text: c.innerText || '',
+  const key = [...(c.closest("[class*='st-key-']")?.classList || [])].find(k => k.startsWith('st-key-')) || null;
+  const labels = [...c.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .g-x2title text, '
+      + '.g-y2title text, .annotation-text, .legendtext, .legendtitletext')]
+    .map(e => { const b = e.getBoundingClientRect();
+      return {text: e.textContent, box: [b.x, b.y, b.width, b.height],
+              sup: e.querySelector("tspan[style*='70%']") !== null, tick: e.closest('.xtick, .ytick') !== null}; })
+    .filter(l => l.box[2] > 0 && l.box[3] > 0 && l.text.trim());
+  return {key, top: r.y, bottom: r.bottom, height: r.height, labels,
           words: [...c.querySelectorAll('.annotation-text, .legendtext')].map(e => e.textContent),
-          plots: [...c.querySelectorAll('.nsewdrag')].map(e => e.getBoundingClientRect().height), texts};
+          plots: [...c.querySelectorAll('.nsewdrag')].map(e => e.getBoundingClientRect().height)};
 })"""
 
 
-def first_screen(page, where: str, problems: list, height: int = 768) -> list[dict]:
-    """The charts whose top is on the first screen (scrolled to the top): each wholly on it, each plot panel
-    >= 150 px tall, no two of its labels (ticks, axis titles, annotations, legend) on top of each other."""
+def crowded(labels: list[dict]) -> list[list[str]]:
+    """Pairs of labels (from _CHARTS) whose boxes overlap (a projector's "0" printed over "0.3") by more than 1 px, or
+    by more than SUPERSCRIPT_SLACK px down where either has a superscript."""
+    out = []
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            across, down = overlap(a["box"], b["box"])
+            if across > 1 and down > (SUPERSCRIPT_SLACK if a["sup"] or b["sup"] else 1):
+                out.append([a["text"], b["text"]])
+    return out
+
+
+def overlapping_ticks(page) -> list:
+    """Pairs of tick labels of one chart, anywhere on the page, that overlap (crowded())."""
+    return [pair for c in page.evaluate(_CHARTS) for pair in crowded([t for t in c["labels"] if t["tick"]])]
+
+
+def first_screen(page, where: str, problems: list, height: int = 768, whole: bool = True) -> list[dict]:
+    """Scrolled to the top: no two labels (ticks, axis titles, annotations, legend) of any chart on the page on top of
+    each other (crowded()); each plot panel of a chart whose top is on the first screen >= MIN_PANEL px tall, and where
+    `whole`, each such chart wholly on that screen. What fails is added to `problems`. Returns those charts, as
+    _CHARTS gives them."""
     page.evaluate("() => { window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => { if (e.scrollTop) "
                   "e.scrollTop = 0; }); }")  # the app scrolls in its own container, not the window
     page.wait_for_timeout(300)
-    shown = [c for c in page.evaluate(_FIRST_SCREEN) if c["height"] > 0 and c["top"] < height]
+    charts = [c for c in page.evaluate(_CHARTS) if c["height"] > 0]
+    for i, c in enumerate(charts):
+        problems += [(where, c["key"] or i, "labels overlap", pair) for pair in crowded(c["labels"])]
+    shown = [c for c in charts if c["top"] < height]
     for i, c in enumerate(shown):
-        if c["bottom"] > height + 1:
-            problems.append((where, i, "bottom", c["bottom"]))
-        problems += [(where, i, "plot px", round(h)) for h in c["plots"] if h < 150]
-        boxes = c["texts"]
-        for j, box in enumerate(boxes):  # any label may be a superscript's, whose box grazes the next one's
-            for box2 in boxes[j + 1:]:
-                across, down = overlap(box, box2)
-                if across > 2 and down > SUPERSCRIPT_SLACK:
-                    problems.append((where, i, "labels overlap", tuple(box[:2]), tuple(box2[:2])))
+        if whole and c["bottom"] > height + 1:
+            problems.append((where, c["key"] or i, "bottom", c["bottom"]))
+        problems += [(where, c["key"] or i, "plot px", round(h)) for h in c["plots"] if h < MIN_PANEL]
     return shown
