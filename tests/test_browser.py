@@ -17,8 +17,7 @@ PAGES = [
     ("/activations?fn=sigmoid&fn=tanh&fn=relu&fn=gelu", "activations", "[data-testid='stPlotlyChart']"),
     ("/losses?loss=l1&loss=mse&loss=huber&outliers=8&outlier_size=14", "losses", "[data-testid='stPlotlyChart']"),
     ("/vanishing", "vanishing", "[data-testid='stPlotlyChart']"),
-    ("/regression", "regression", "[data-testid='stPlotlyChart']"),
-]
+]  # the regression page's cold deep link is test_regression_trains_the_default_run_from_a_deep_link's
 
 
 def _open(browser, url: str, content: str, width: int = 1400, height: int = 1100):
