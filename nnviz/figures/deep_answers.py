@@ -71,9 +71,9 @@ def first_layer_figure(a) -> go.Figure:
 
 
 def loss_fall_figure(a) -> go.Figure:
-    """deep-relu-he-fall: the run's training loss (and test loss) over the epochs, the fall written at its end. The
-    curves keep the lower part of the plot and the texts the band above them, so that on a projector (larger type, a
-    shorter plot) the answer is not drawn under the key."""
+    """deep-relu-he-fall: the run's training loss (and test loss) over the epochs, the fall written at its end. The key
+    has the band above the curves and the answer the rows under it, over the flat end of the curves, so that on a
+    projector (larger type, a shorter plot) or a phone the answer is not drawn under the key."""
     s = a.series
     ep, train, test = s["epoch"], s["train"], s["test"]
     fig = go.Figure()
@@ -83,9 +83,9 @@ def loss_fall_figure(a) -> go.Figure:
                              marker=dict(size=6), hovertemplate="training loss, epoch %{x}: %{y:.3g}<extra></extra>"))
     fig.add_hline(y=train[0], line=dict(color=INK, dash="dot", width=1.5))
     top = max(v for v in train + test if math.isfinite(v))
-    ceiling = 1.5 * top  # the curves stay under two thirds of the plot's height: the key and the answer go above
+    ceiling = 1.5 * top  # the curves stay under two thirds of the plot's height; the key goes above them
     # the key in the top left corner; the answer right-aligned in the rows under it (side by side they overlap on a
-    # phone), its arrow down to the last epoch
+    # phone), where the curves have flattened near 0, over the dotted line's right end; its arrow down to the last epoch
     _note(fig, f"{s['label']} · solid: training loss<br>dashed: test loss · dotted: where it started", "top left")
     fig.add_annotation(x=ep[-1], y=train[-1], ax=ep[-1], ay=0.7 * ceiling, axref="x", ayref="y", showarrow=True,
                        arrowhead=2, xanchor="right", yanchor="top", align="right", font=NOTE, bgcolor=BOX,
