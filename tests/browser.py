@@ -266,8 +266,8 @@ def overlapping_ticks(page) -> list:
 
 def first_screen(page, where: str, problems: list, height: int = 768, whole: bool = True) -> list[dict]:
     """Scrolled to the top: no two labels (ticks, axis titles, annotations, legend) of any chart on the page on top of
-    each other (crowded()); each plot panel of a chart whose top is on the first screen >= MIN_PANEL px tall, and where
-    `whole`, each such chart wholly on that screen. What fails is added to `problems`. Returns those charts, as
+    each other (crowded()); a chart whose top is on the first screen has plot panels, each >= MIN_PANEL px tall, and
+    where `whole`, it is wholly on that screen. What fails is added to `problems`. Returns those charts, as
     _CHARTS gives them."""
     page.evaluate("() => { window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => { if (e.scrollTop) "
                   "e.scrollTop = 0; }); }")  # the app scrolls in its own container, not the window
@@ -279,5 +279,7 @@ def first_screen(page, where: str, problems: list, height: int = 768, whole: boo
     for i, c in enumerate(shown):
         if whole and c["bottom"] > height + 1:
             problems.append((where, c["key"] or i, "bottom", c["bottom"]))
+        if not c["plots"]:
+            problems.append((where, c["key"] or i, "no plot panel"))
         problems += [(where, c["key"] or i, "plot px", round(h)) for h in c["plots"] if h < MIN_PANEL]
     return shown

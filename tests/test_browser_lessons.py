@@ -60,6 +60,8 @@ def _train(page, button: str, done: str) -> None:
     _idle(page)
     page.wait_for_selector(done, timeout=120_000)
     _idle(page)
+    boxes = page.locator("[data-testid='stException']")
+    assert boxes.count() == 0, boxes.first.inner_text()
 
 
 def _regression(page, i: int, step: Ls.Step, shown: list[dict], problems: list) -> None:
@@ -155,6 +157,9 @@ def test_every_tour_step_fits_a_projector(browser, server, name):
         box = _inside(page, CHART, problems, (name, i))
         if box["height"] < MIN_HEIGHT:  # still a figure, not a strip
             problems.append((name, i, "figure height", box["height"]))
+        nxt = page.locator(".st-key-tour_next button").bounding_box()  # before first_screen scrolls to the top
+        if max(abs(nxt["x"] + nxt["width"] / 2 - at[0]), abs(nxt["y"] + nxt["height"] / 2 - at[1])) > 1:
+            problems.append((name, i, "Next is not where it was on step 1", nxt))
         shown = first_screen(page, f"{name} {i}", problems, whole=name in WHOLE)
         if name in AT_EACH_STEP:
             AT_EACH_STEP[name](page, i, step, shown, problems)

@@ -78,10 +78,15 @@ def _open(browser, url: str, width: int, height: int, chart: bool):
                                timeout=30_000)
     wait_idle(page)
     page.wait_for_timeout(500)  # the navigation measures its items after the fonts settle
+    _assert_no_error(page, errors)
+    page.errors = errors  # still collecting: a test that goes on with the page checks it again
+    return page
+
+
+def _assert_no_error(page, errors: list) -> None:
     assert page.locator("[data-testid='stException']").count() == 0, page.locator(
         "[data-testid='stException']").first.inner_text()
     assert not errors, errors
-    return page
 
 
 def _assert_nav_complete(page):
@@ -110,12 +115,13 @@ def test_projector_1024_first_figure_and_navigation_and_at_1920(browser, server,
             assert box["top"] >= 0, f"the first figure starts {-box['top']:.0f} px above the screen"
             assert box["bottom"] <= 768, (f"the first figure ends {box['bottom'] - 768:.0f} px below the 768 px screen "
                                           f"(top {box['top']:.0f}, bottom {box['bottom']:.0f})")
-        width = f"document.querySelector(\"{CHART} .main-svg\")?.getBoundingClientRect().width || 0"
+        width = f"(document.querySelector(\"{CHART} .main-svg\")?.getBoundingClientRect().width || 0)"
         before = page.evaluate(width)
         page.set_viewport_size({"width": 1920, "height": 1080})
         if path != "/":  # plotly redraws the first figure at its wider column's width
             page.wait_for_function(f"{width} > {before} + 100", timeout=30_000)
         page.wait_for_timeout(500)  # the navigation measures its items again
+        _assert_no_error(page, page.errors)
         _assert_nav_complete(page)
         if path != "/":
             page.screenshot(path=str(SHOTS / f"{name}-present-1920.png"))
