@@ -199,23 +199,38 @@ def commit_guess(page, kind: str) -> None:
     form.locator("[data-testid='stFormSubmitButton'] button").click()
 
 
-PLOTLY_CHART = "[data-testid='stPlotlyChart']"
 MIN_PANEL = 150  # px of plot area every panel on a first screen needs (a 50 px panel is a decoration)
+
+
+# Every chart on the page, top to bottom: its box, its Streamlit key (st-key-...), the words of its annotations and
+# legend, its plot panels (plotly's drag rectangle, one a subplot: top and height), and each of its labels (ticks, axis
+# titles, annotations, legend entries and title) with its box, whether it has a superscript, and whether it is a tick.
+CHARTS_JS = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")].map(c => {
+  const r = c.getBoundingClientRect();
+  const key = [...(c.closest("[class*='st-key-']")?.classList || [])].find(k => k.startsWith('st-key-')) || null;
+  const labels = [...c.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .g-x2title text, '
+      + '.g-y2title text, .annotation-text, .legendtext, .legendtitletext')]
+    .map(e => { const b = e.getBoundingClientRect();
+      return {text: e.textContent, box: [b.x, b.y, b.width, b.height],
+              sup: e.querySelector("tspan[style*='70%']") !== null, tick: e.closest('.xtick, .ytick') !== null}; })
+    .filter(l => l.box[2] > 0 && l.box[3] > 0 && l.text.trim());
+  return {key, top: r.y, bottom: r.bottom, height: r.height, labels,
+          words: [...c.querySelectorAll('.annotation-text, .legendtext')].map(e => e.textContent),
+          panels: [...c.querySelectorAll('.nsewdrag')].map(e => { const b = e.getBoundingClientRect();
+            return {y: b.y, height: b.height}; })};
+})"""
+
+
+def charts(page) -> list[dict]:
+    """Every chart drawn on the page (height > 0), top to bottom, as CHARTS_JS gives it."""
+    return [c for c in page.evaluate(CHARTS_JS) if c["height"] > 0]
 
 
 def short_panels(page, screen_height: int, min_panel: int = MIN_PANEL) -> list[int]:
     """The heights of the plot panels (plotly's drag rectangle, one per subplot) under `min_panel` px, in every
     chart whose top is on the first screen (above `screen_height`)."""
-    short = []
-    for chart in page.locator(PLOTLY_CHART).all():
-        box = chart.bounding_box()
-        if box is None or box["y"] >= screen_height:
-            continue
-        for rect in chart.locator(".nsewdrag").all():
-            r = rect.bounding_box()
-            if r is not None and r["height"] < min_panel:
-                short.append(round(r["height"]))
-    return short
+    return [round(p["height"]) for c in charts(page) if c["top"] < screen_height
+            for p in c["panels"] if p["height"] < min_panel]
 
 
 def overlap(a, b) -> tuple[float, float]:
@@ -229,26 +244,8 @@ def overlap(a, b) -> tuple[float, float]:
 SUPERSCRIPT_SLACK = 8  # px
 
 
-# Every chart on the page, top to bottom: its box, its Streamlit key (st-key-...), the words of its annotations and
-# legend, the heights of its plot panels (plotly's drag rectangle, one a subplot), and each of its labels (ticks, axis
-# titles, annotations, legend entries and title) with its box, whether it has a superscript, and whether it is a tick.
-_CHARTS = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")].map(c => {
-  const r = c.getBoundingClientRect();
-  const key = [...(c.closest("[class*='st-key-']")?.classList || [])].find(k => k.startsWith('st-key-')) || null;
-  const labels = [...c.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .g-x2title text, '
-      + '.g-y2title text, .annotation-text, .legendtext, .legendtitletext')]
-    .map(e => { const b = e.getBoundingClientRect();
-      return {text: e.textContent, box: [b.x, b.y, b.width, b.height],
-              sup: e.querySelector("tspan[style*='70%']") !== null, tick: e.closest('.xtick, .ytick') !== null}; })
-    .filter(l => l.box[2] > 0 && l.box[3] > 0 && l.text.trim());
-  return {key, top: r.y, bottom: r.bottom, height: r.height, labels,
-          words: [...c.querySelectorAll('.annotation-text, .legendtext')].map(e => e.textContent),
-          plots: [...c.querySelectorAll('.nsewdrag')].map(e => e.getBoundingClientRect().height)};
-})"""
-
-
 def crowded(labels: list[dict]) -> list[list[str]]:
-    """Pairs of labels (from _CHARTS) whose boxes overlap (a projector's "0" printed over "0.3") by more than 1 px, or
+    """Pairs of labels (from CHARTS_JS) whose boxes overlap (a projector's "0" printed over "0.3") by more than 1 px, or
     by more than SUPERSCRIPT_SLACK px down where either has a superscript."""
     out = []
     for i, a in enumerate(labels):
@@ -261,25 +258,26 @@ def crowded(labels: list[dict]) -> list[list[str]]:
 
 def overlapping_ticks(page) -> list:
     """Pairs of tick labels of one chart, anywhere on the page, that overlap (crowded())."""
-    return [pair for c in page.evaluate(_CHARTS) for pair in crowded([t for t in c["labels"] if t["tick"]])]
+    return [pair for c in charts(page) for pair in crowded([t for t in c["labels"] if t["tick"]])]
 
 
 def first_screen(page, where: str, problems: list, height: int = 768, whole: bool = True) -> list[dict]:
     """Scrolled to the top: no two labels (ticks, axis titles, annotations, legend) of any chart on the page on top of
     each other (crowded()); a chart whose top is on the first screen has plot panels, each >= MIN_PANEL px tall, and
     where `whole`, it is wholly on that screen. What fails is added to `problems`. Returns those charts, as
-    _CHARTS gives them."""
+    CHARTS_JS gives them."""
     page.evaluate("() => { window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => { if (e.scrollTop) "
                   "e.scrollTop = 0; }); }")  # the app scrolls in its own container, not the window
     page.wait_for_timeout(300)
-    charts = [c for c in page.evaluate(_CHARTS) if c["height"] > 0]
-    for i, c in enumerate(charts):
+    drawn = charts(page)
+    for i, c in enumerate(drawn):
         problems += [(where, c["key"] or i, "labels overlap", pair) for pair in crowded(c["labels"])]
-    shown = [c for c in charts if c["top"] < height]
+    shown = [c for c in drawn if c["top"] < height]
     for i, c in enumerate(shown):
         if whole and c["bottom"] > height + 1:
             problems.append((where, c["key"] or i, "bottom", c["bottom"]))
-        if not c["plots"]:
+        if not c["panels"]:
             problems.append((where, c["key"] or i, "no plot panel"))
-        problems += [(where, c["key"] or i, "plot px", round(h)) for h in c["plots"] if h < MIN_PANEL]
+        problems += [(where, c["key"] or i, "plot px", round(p["height"])) for p in c["panels"]
+                     if p["height"] < MIN_PANEL]
     return shown

@@ -3,36 +3,19 @@ first screen, the landmarks table fits a laptop, and nothing overflows a phone. 
 walked in test_browser_lessons.py, with the same checks (panels, tick labels, the answer in the reveal figure)."""
 from __future__ import annotations
 
-from browser import open_page, overlapping_ticks
+from browser import charts, open_page, overlapping_ticks
 
 CHART = "[data-testid='stPlotlyChart'] .main-svg"
 # the widest formulas of the registry (piecewise derivatives, SELU's constants, Mish's derivative)
 WIDE = "fn=selu&fn=softplus&fn=mish&fn=hardswish&fn=elu&fn=gelu"
 W, H = 1024, 768  # a projector
 MIN_PANEL = 150  # px of plot area for every panel of a figure whose top is on the first screen (issue 17)
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-
-
-def _idle(page) -> None:
-    """No script run in progress (a tour step on a projector hides the page title, so not wait_idle)."""
-    page.wait_for_timeout(400)
-    page.wait_for_selector(IDLE, timeout=60_000)
-    page.wait_for_timeout(600)
-    page.wait_for_selector(IDLE, timeout=60_000)
 
 
 def _panels(page) -> list[dict]:
-    """Every plot panel (plotly's .nsewdrag: one per subplot, its box is the plot area) of every chart whose top
-    is on the first screen, with the chart's index."""
-    out = []
-    charts = page.locator("[data-testid='stPlotlyChart']")
-    for i in range(charts.count()):
-        chart = charts.nth(i)
-        if chart.bounding_box()["y"] >= H:
-            continue
-        drag = chart.locator(".nsewdrag")
-        out += [{"chart": i, **drag.nth(k).bounding_box()} for k in range(drag.count())]
-    return out
+    """Every plot panel (its top y and height) of every chart whose top is on the first screen, with the chart's
+    index."""
+    return [{"chart": i, **p} for i, c in enumerate(charts(page)) if c["top"] < H for p in c["panels"]]
 
 
 def test_presentation_default_panels_and_normal_view(browser, server):

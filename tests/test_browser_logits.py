@@ -56,7 +56,7 @@ def test_presentation_first_screen_holds_the_headline_figure(browser, server):
     problems: list = []
     charts = first_screen(page, "default", problems, whole=False)
     assert not problems, problems
-    assert [c["key"] for c in charts] == ["st-key-sweep_chart"] and len(charts[0]["plots"]) == 2, charts
+    assert [c["key"] for c in charts] == ["st-key-sweep_chart"] and len(charts[0]["panels"]) == 2, charts
     chart = page.locator(".st-key-sweep_chart [data-testid='stPlotlyChart']")
     box = chart.first.bounding_box()
     assert box["y"] >= 0 and box["y"] + box["height"] <= 768, box

@@ -65,11 +65,6 @@ JS_OVERFLOW = """() => {
 }"""
 
 
-
-
-
-
-
 def _open(browser, url: str, width: int, height: int, chart: bool):
     page, errors, _ = open_page(browser, url, None, (width, height))
     if chart:
@@ -79,8 +74,7 @@ def _open(browser, url: str, width: int, height: int, chart: bool):
     wait_idle(page)
     page.wait_for_timeout(500)  # the navigation measures its items after the fonts settle
     _assert_no_error(page, errors)
-    page.errors = errors  # still collecting: a test that goes on with the page checks it again
-    return page
+    return page, errors  # errors: still collecting, for a test that goes on with the page
 
 
 def _assert_no_error(page, errors: list) -> None:
@@ -101,7 +95,7 @@ def test_projector_1024_first_figure_and_navigation_and_at_1920(browser, server,
     """1024x768, presentation mode: every page's link is in the top navigation and the whole first figure is on the
     first screen, no scrolling. Then the window grows to 1920x1080, as when the teacher moves it to a larger
     projector: the page lays itself out again there, and every link is still in the top navigation."""
-    page = _open(browser, server.url + path + "?present=true", 1024, 768, chart=path != "/")
+    page, errors = _open(browser, server.url + path + "?present=true", 1024, 768, chart=path != "/")
     try:
         SHOTS.mkdir(parents=True, exist_ok=True)
         _assert_nav_complete(page)
@@ -121,7 +115,7 @@ def test_projector_1024_first_figure_and_navigation_and_at_1920(browser, server,
         if path != "/":  # plotly redraws the first figure at its wider column's width
             page.wait_for_function(f"{width} > {before} + 100", timeout=30_000)
         page.wait_for_timeout(500)  # the navigation measures its items again
-        _assert_no_error(page, page.errors)
+        _assert_no_error(page, errors)
         _assert_nav_complete(page)
         if path != "/":
             page.screenshot(path=str(SHOTS / f"{name}-present-1920.png"))
@@ -132,7 +126,7 @@ def test_projector_1024_first_figure_and_navigation_and_at_1920(browser, server,
 @pytest.mark.parametrize("path,name", [("/", "home")] + PAGE_PATHS, ids=["home"] + [n for _, n in PAGE_PATHS])
 def test_phone_390_no_horizontal_overflow(browser, server, path, name):
     """390x844: nothing on the page is wider than the phone's screen."""
-    page = _open(browser, server.url + path, 390, 844, chart=path != "/")
+    page, _ = _open(browser, server.url + path, 390, 844, chart=path != "/")
     try:
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{name}-phone.png"))
@@ -148,7 +142,7 @@ def test_phone_390_no_horizontal_overflow(browser, server, path, name):
 @pytest.mark.parametrize("path,name", PAGE_PATHS, ids=[n for _, n in PAGE_PATHS])
 def test_desktop_first_screen_screenshot(browser, server, path, name):
     """1400x1100, normal mode: each page's default first screen, for the README."""
-    page = _open(browser, server.url + path, 1400, 1100, chart=True)
+    page, _ = _open(browser, server.url + path, 1400, 1100, chart=True)
     try:
         _assert_nav_complete(page)
         page.screenshot(path=str(SHOTS / f"{name}.png"))

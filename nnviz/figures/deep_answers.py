@@ -177,8 +177,9 @@ def dead_figure(a) -> go.Figure:
     _answer_base(fig)
     fig.update_xaxes(title_text="epoch", range=[-ep[-1] * 0.03, ep[-1] * 1.03])
     # no "(%)" in the title (the ticks say it): the whole title fits beside a projector's short plot
-    fig.update_yaxes(title_text="hidden units dead", range=[0, 135], tickvals=list(range(0, 101, 25)),
-                     ticktext=[f"{v}%" for v in range(0, 101, 25)])  # none above 100 %, where the note is
+    ticks = range(0, 101, 25)  # none above 100 %, where the note is
+    fig.update_yaxes(title_text="hidden units dead", range=[0, 135], tickvals=list(ticks),
+                     ticktext=[f"{v}%" for v in ticks])
     return fig
 
 
